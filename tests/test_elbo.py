@@ -1,0 +1,142 @@
+"""calc_elbo, its terms and the IWAE estimate against torch.distributions and Monte Carlo."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import Tensor, nn
+from torch.distributions import Bernoulli, Normal, kl_divergence
+
+from vae_tutorial import VAE, bits_per_dim, calc_elbo, log_likelihood
+from vae_tutorial.elbo import bernoulli_log_likelihood, gaussian_kl, iwae_bound
+
+
+def random_binary_images(b: int, seed: int = 0) -> Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.bernoulli(torch.rand(b, 1, 28, 28, generator=g), generator=g)
+
+
+def test_bernoulli_log_likelihood_matches_torch_distributions() -> None:
+    torch.manual_seed(1)
+    logits = 5 * torch.randn(3, 8, 1, 28, 28)
+    x = random_binary_images(8)
+    expected = Bernoulli(logits=logits).log_prob(x.expand_as(logits)).sum((-3, -2, -1))
+    torch.testing.assert_close(bernoulli_log_likelihood(logits, x), expected)
+
+
+def test_bernoulli_log_likelihood_is_finite_for_extreme_logits() -> None:
+    logits = torch.full((2, 1, 28, 28), 200.0)
+    x = torch.zeros(2, 1, 28, 28)
+    ll = bernoulli_log_likelihood(logits, x)
+    assert torch.isfinite(ll).all()
+    torch.testing.assert_close(ll, torch.full((2,), -200.0 * 784))
+
+
+def test_gaussian_kl_matches_kl_divergence() -> None:
+    torch.manual_seed(2)
+    mu, logvar = torch.randn(16, 5), torch.randn(16, 5)
+    q = Normal(mu, torch.exp(0.5 * logvar))
+    p = Normal(torch.zeros_like(mu), torch.ones_like(mu))
+    torch.testing.assert_close(gaussian_kl(mu, logvar), kl_divergence(q, p).sum(-1))
+
+
+def test_gaussian_kl_matches_monte_carlo_estimate() -> None:
+    mu, logvar = torch.tensor([[0.5, -1.0, 2.0]]), torch.tensor([[0.3, -0.7, -2.0]])
+    q = Normal(mu, torch.exp(0.5 * logvar))
+    p = Normal(torch.zeros(3), torch.ones(3))
+    z = q.sample((200_000,))  # (S, 1, 3)
+    log_ratio = (q.log_prob(z) - p.log_prob(z)).sum(-1)  # (S, 1)
+    estimate, stderr = log_ratio.mean(), log_ratio.std() / math.sqrt(z.shape[0])
+    assert abs(gaussian_kl(mu, logvar).item() - estimate.item()) < 4 * stderr.item()
+
+
+def test_calc_elbo_matches_an_independent_computation(model: VAE) -> None:
+    x = random_binary_images(6)
+    result = calc_elbo(model, x, n_samples=3, generator=torch.Generator().manual_seed(7))
+
+    mu, logvar = model.encode(x)
+    eps = torch.randn((3, *mu.shape), generator=torch.Generator().manual_seed(7))
+    z = mu + torch.exp(0.5 * logvar) * eps
+    recon = Bernoulli(logits=model.decode(z)).log_prob(x.expand(3, *x.shape)).sum((-3, -2, -1))
+    prior = Normal(torch.zeros_like(mu), torch.ones_like(mu))
+    kl = kl_divergence(Normal(mu, torch.exp(0.5 * logvar)), prior).sum(-1)
+
+    torch.testing.assert_close(result.recon_ll, recon.mean(0))
+    torch.testing.assert_close(result.kl, kl)
+    torch.testing.assert_close(result.elbo, result.recon_ll - result.kl)
+    assert result.elbo.shape == (6,) and result.elbo.dtype == torch.float32
+
+
+def test_calc_elbo_is_a_lower_bound_below_zero(model: VAE) -> None:
+    result = calc_elbo(model, random_binary_images(4))
+    assert (result.elbo < 0).all() and (result.kl >= 0).all()
+
+
+class ConstantDecoder(nn.Module):
+    """q(z|x) = p(z) = N(0, I) and p(x|z) independent of z: log p(x) is known exactly."""
+
+    latent_dim = 3
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.logits = nn.Parameter(torch.linspace(-4, 4, 784).reshape(1, 1, 28, 28))
+
+    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        zeros = torch.zeros(x.shape[0], self.latent_dim)
+        return zeros, zeros
+
+    def decode(self, z: Tensor) -> Tensor:
+        return self.logits.expand(*z.shape[:-1], 1, 28, 28)
+
+
+@pytest.mark.parametrize("k", [1, 7, 1000])
+def test_log_likelihood_is_exact_when_posterior_equals_prior(k: int) -> None:
+    model, x = ConstantDecoder(), random_binary_images(5)
+    exact = Bernoulli(logits=model.logits.expand(5, 1, 28, 28)).log_prob(x).sum((1, 2, 3))
+    torch.testing.assert_close(log_likelihood(model, x, k=k, chunk_size=3), exact)
+
+
+def test_log_likelihood_with_k_1_has_the_expectation_of_the_elbo(model: VAE) -> None:
+    x = random_binary_images(1, seed=3).expand(4000, 1, 28, 28)
+    g = torch.Generator().manual_seed(0)
+    ll_1 = log_likelihood(model, x, k=1, generator=g)  # 4000 independent draws
+    with torch.no_grad():
+        elbo = calc_elbo(model, x[:1], n_samples=4000, generator=g).elbo
+    stderr = ll_1.std() / math.sqrt(ll_1.numel())
+    assert abs(ll_1.mean().item() - elbo.item()) < 4 * stderr.item()
+
+
+def test_log_likelihood_does_not_decrease_with_k() -> None:
+    torch.manual_seed(0)
+    model = VAE(latent_dim=2)
+    x = random_binary_images(8, seed=4)
+    g = torch.Generator().manual_seed(1)
+    estimates = [
+        torch.stack([log_likelihood(model, x, k=k, generator=g) for _ in range(10)]).mean().item()
+        for k in (1, 10, 100, 1000)
+    ]
+    with torch.no_grad():
+        elbo = calc_elbo(model, x, n_samples=1000, generator=g).elbo.mean().item()
+    assert abs(estimates[0] - elbo) < 1.0
+    assert all(b >= a - 0.05 for a, b in zip(estimates, estimates[1:], strict=False)), estimates
+    assert estimates[-1] > estimates[0]
+
+
+def test_iwae_bound_is_differentiable(model: VAE) -> None:
+    bound = iwae_bound(model, random_binary_images(3), k=5)
+    bound.sum().backward()
+    assert bound.shape == (3,)
+    assert model.fc_logvar.weight.grad is not None and model.fc_logvar.weight.grad.abs().sum() > 0
+
+
+def test_bits_per_dim() -> None:
+    assert bits_per_dim(784 * math.log(2.0)) == pytest.approx(1.0)
+    assert bits_per_dim(88.0) == pytest.approx(88.0 / (784 * math.log(2.0)))
+
+
+@pytest.mark.parametrize("k", [0, -3])
+def test_log_likelihood_rejects_bad_k(model: VAE, k: int) -> None:
+    with pytest.raises(ValueError, match="k must be at least 1"):
+        log_likelihood(model, random_binary_images(2), k=k)

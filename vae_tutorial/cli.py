@@ -1,0 +1,294 @@
+"""The `vae-tutorial` command line: train, evaluate, sample, interpolate, download.
+
+Holds argument parsing and validation only; every command calls the package's Python
+API. Bad arguments exit with code 2 and one line naming the flag and the fix; errors met
+while running (missing data, a bad checkpoint, a diverged run) exit with code 1 and one
+line; Ctrl-C during training writes a checkpoint and exits with code 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from .errors import VAETutorialError
+
+PROG = "vae-tutorial"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _number(kind: type, low: float, inclusive: bool, what: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if value != value or (value < low if inclusive else value <= low):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    parse.__name__ = what
+    return parse
+
+
+positive_int = _number(int, 0, False, "a positive integer")
+nonneg_int = _number(int, 0, True, "a non-negative integer")
+positive_float = _number(float, 0.0, False, "a positive number")
+nonneg_float = _number(float, 0.0, True, "a non-negative number")
+at_least_two = _number(int, 2, True, "an integer of at least 2")
+
+
+def device_name(text: str) -> str:
+    from .train import resolve_device
+
+    try:
+        resolve_device(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def writable_dir(text: str) -> Path:
+    """A folder we can write into, created if missing (a probe file proves it)."""
+    path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} exists and is not a folder; choose a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise argparse.ArgumentTypeError(
+            f"cannot write to {path} ({reason}); choose a writable folder"
+        ) from None
+    return path
+
+
+def png_path(text: str) -> Path:
+    path = Path(text).expanduser()
+    if path.suffix.lower() != ".png":
+        raise argparse.ArgumentTypeError(f"output must end in .png, got {text!r}")
+    writable_dir(str(path.parent))
+    if path.exists() and not os.access(path, os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot overwrite {path}")
+    return path
+
+
+def existing_file(text: str) -> Path:
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no such file: {path}")
+    return path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Train, evaluate and sample the VAE of the VAE book.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def data_and_device(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--data-dir",
+            type=Path,
+            default=None,
+            help="folder holding MNIST/raw/ (default: $VAE_TUTORIAL_DATA, else a per-user cache)",
+        )
+        p.add_argument("--device", type=device_name, default=None, help="cpu, cuda, cuda:N or mps")
+
+    t = sub.add_parser(
+        "train",
+        help="train a VAE on dynamically binarized MNIST",
+        description="Train a VAE; flags override the --config file, which overrides the defaults.",
+    )
+    t.add_argument("--config", type=existing_file, help="TOML file of TrainConfig fields")
+    t.add_argument("--epochs", type=positive_int)
+    t.add_argument("--latent-dim", type=positive_int)
+    t.add_argument("--batch-size", type=positive_int)
+    t.add_argument("--lr", type=positive_float, help="Adam learning rate")
+    t.add_argument("--seed", type=nonneg_int)
+    t.add_argument("--beta", type=nonneg_float, help="KL weight")
+    t.add_argument("--warmup-epochs", type=nonneg_float, help="epochs of linear KL warm-up")
+    t.add_argument("--subset", type=positive_int, help="use only the first N training images")
+    t.add_argument("--checkpoint-every", type=positive_int, help="steps between checkpoints")
+    t.add_argument(
+        "--out",
+        type=writable_dir,
+        default=Path("runs/mnist-z16"),
+        help="output folder for checkpoint.pt and history.json (default: runs/mnist-z16)",
+    )
+    t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    data_and_device(t)
+
+    e = sub.add_parser("evaluate", help="test ELBO and importance-sampled NLL of a checkpoint")
+    e.add_argument("--checkpoint", type=existing_file, required=True)
+    e.add_argument("--k", type=positive_int, default=1000, help="importance samples (default 1000)")
+    e.add_argument(
+        "--n-images", type=positive_int, default=None, help="first N test images (default all)"
+    )
+    e.add_argument("--batch-size", type=positive_int, default=100)
+    e.add_argument(
+        "--json", type=Path, default=None, help="also write the results to this JSON file"
+    )
+    e.add_argument("--no-progress", action="store_true")
+    data_and_device(e)
+
+    s = sub.add_parser("sample", help="write a PNG grid of samples from the prior")
+    s.add_argument("--checkpoint", type=existing_file, required=True)
+    s.add_argument("--n", type=positive_int, default=64, help="number of samples")
+    s.add_argument("--nrow", type=positive_int, default=8, help="images per row")
+    s.add_argument("--binary", action="store_true", help="binary draws instead of Bernoulli means")
+    s.add_argument("--seed", type=nonneg_int, default=0)
+    s.add_argument("--out", type=png_path, default=Path("samples.png"))
+    s.add_argument("--device", type=device_name, default=None)
+
+    i = sub.add_parser("interpolate", help="write a PNG strip between two test digits")
+    i.add_argument("--checkpoint", type=existing_file, required=True)
+    i.add_argument("--from-index", type=nonneg_int, default=0, help="test image to start from")
+    i.add_argument("--to-index", type=nonneg_int, default=1, help="test image to end at")
+    i.add_argument("--steps", type=at_least_two, default=10)
+    i.add_argument("--kind", choices=["linear", "slerp"], default="linear")
+    i.add_argument("--out", type=png_path, default=Path("interpolation.png"))
+    data_and_device(i)
+
+    d = sub.add_parser("download", help="fetch MNIST (replacing files that fail their checksum)")
+    d.add_argument("--data-dir", type=Path, default=None)
+    return parser
+
+
+def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .train import TrainConfig, TrainingInterrupted, train
+
+    overrides = {
+        key: getattr(args, key)
+        for key in (
+            "epochs",
+            "latent_dim",
+            "batch_size",
+            "lr",
+            "seed",
+            "beta",
+            "warmup_epochs",
+            "subset",
+            "checkpoint_every",
+            "device",
+        )
+        if getattr(args, key) is not None
+    }
+    try:
+        base = TrainConfig.from_toml(args.config).to_dict() if args.config else {}
+        config = TrainConfig.from_dict({**base, **overrides})
+    except (ValueError, TypeError) as exc:
+        parser.error(f"invalid config: {exc}")
+    except OSError as exc:
+        parser.error(f"cannot read --config: {exc}")
+    try:
+        result = train(
+            config,
+            args.out,
+            data_dir=args.data_dir,
+            resume=args.resume,
+            progress=not args.no_progress,
+        )
+    except TrainingInterrupted as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 130
+    epochs = result.history.epochs
+    print(
+        f"trained {len(epochs.get('epoch', []))} epochs in {result.seconds:.0f} s; "
+        f"test ELBO {epochs['test_elbo'][-1]:.2f} nats; checkpoint {result.checkpoint}"
+    )
+    return 0
+
+
+def _test_images(data_dir: Path | None, n: int | None):
+    from .data import fixed_binarization, load_mnist
+
+    test = load_mnist("test", data_dir)
+    return fixed_binarization(test.images[:n])
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .checkpoint import load_model
+    from .evaluate import evaluate
+
+    model = load_model(args.checkpoint, args.device or "cpu")
+    x = _test_images(args.data_dir, args.n_images)
+    result = evaluate(model, x, k=args.k, batch_size=args.batch_size, progress=not args.no_progress)
+    print(
+        f"test ELBO {result.elbo:.2f} nats (log p(x|z) {result.recon_ll:.2f}, KL {result.kl:.2f}) "
+        f"over {result.n_images} images"
+    )
+    print(
+        f"test NLL {result.nll:.2f} nats ({result.bits_per_dim:.4f} bits/dim), "
+        f"importance sampling with k={result.k}"
+    )
+    if args.json:
+        args.json.write_text(
+            json.dumps({**result.to_dict(), "checkpoint": str(args.checkpoint)}, indent=2)
+        )
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    import torch
+
+    from .checkpoint import load_model
+    from .plotting import save_image_grid
+    from .sampling import sample
+
+    model = load_model(args.checkpoint, args.device or "cpu")
+    samples = sample(model, args.n, generator=torch.Generator().manual_seed(args.seed))
+    path = save_image_grid(
+        samples.binary if args.binary else samples.mean, args.out, nrow=args.nrow
+    )
+    print(f"wrote {args.n} samples to {path}")
+    return 0
+
+
+def _interpolate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .checkpoint import load_model
+    from .plotting import save_image_grid
+    from .sampling import interpolate
+
+    model = load_model(args.checkpoint, args.device or "cpu")
+    x = _test_images(args.data_dir, None)
+    for flag, index in (("--from-index", args.from_index), ("--to-index", args.to_index)):
+        if index >= x.shape[0]:
+            parser.error(f"{flag} {index} is out of range: the test set has {x.shape[0]} images")
+    frames = interpolate(model, x[args.from_index], x[args.to_index], args.steps, args.kind)
+    path = save_image_grid(frames, args.out, nrow=args.steps)
+    print(f"wrote {args.steps} frames ({args.kind}) to {path}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    sub = parser._subparsers._group_actions[0].choices[args.command]  # type: ignore[union-attr]
+    try:
+        if args.command == "train":
+            return _train(args, sub)
+        if args.command == "evaluate":
+            return _evaluate(args)
+        if args.command == "sample":
+            return _sample(args)
+        if args.command == "interpolate":
+            return _interpolate(args, sub)
+        from .data import download_mnist
+
+        print(f"MNIST is in {download_mnist(args.data_dir)}")
+        return 0
+    except (VAETutorialError, OSError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1

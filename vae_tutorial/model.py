@@ -1,0 +1,219 @@
+"""The convolutional VAE: a Gaussian encoder q(z|x) and a Bernoulli decoder p(x|z).
+
+Holds `VAEConfig` (every architectural number) and `VAE` with `encode`, `decode` and
+`forward`. It does not hold the loss (see `elbo.py`), sampling from the prior (see
+`sampling.py`) or training (see `train.py`).
+
+    encoder  x (B,1,28,28) -conv-> (B,C1,14,14) -conv-> (B,C2,7,7) -fc-> h -> mu, logvar (B,D)
+    decoder  z (B,D) -fc-> h -fc-> (B,C2,7,7) -convT-> (B,C1,14,14) -convT-> logits (B,1,28,28)
+
+Every (transposed) convolution has stride 2.
+
+The decoder returns logits of independent Bernoulli pixels (book eq. `bernoulli-likelihood`);
+probabilities are `torch.sigmoid(logits)`. Working with logits keeps the log-likelihood
+numerically stable.
+
+References: Kingma & Welling (2014), Auto-Encoding Variational Bayes;
+Rezende, Mohamed & Wierstra (2014), Stochastic Backpropagation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .errors import InputError
+
+IMAGE_SHAPE: tuple[int, int, int] = (1, 28, 28)
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    """Every number that fixes the architecture.
+
+    Attributes:
+        latent_dim: D, the size of z.
+        channels: output channels of the strided (stride 2) convolutions of the encoder;
+            the decoder mirrors them. Two layers take 28x28 to 7x7.
+        hidden_dim: width of the fully connected layer between the convolutions and z.
+        res_blocks: residual 3x3 blocks after each strided convolution (0 = plain net).
+        kernel_size: kernel of the strided (transposed) convolutions.
+    """
+
+    latent_dim: int = 16
+    channels: tuple[int, ...] = (32, 64)
+    hidden_dim: int = 256
+    res_blocks: int = 0
+    kernel_size: int = 4
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        if self.latent_dim < 1:
+            raise ValueError(f"latent_dim must be at least 1, got {self.latent_dim}")
+        if len(self.channels) != 2 or min(self.channels) < 1:
+            raise ValueError(
+                f"channels must be two positive numbers (28 -> 14 -> 7), got {self.channels}"
+            )
+        if self.hidden_dim < 1 or self.res_blocks < 0:
+            raise ValueError("hidden_dim must be positive and res_blocks non-negative")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["channels"] = list(self.channels)
+        return d
+
+
+class ResidualBlock(nn.Module):
+    """x + conv3x3(relu(conv3x3(relu(x)))), shape preserving."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, padding=1),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.body(x)
+
+
+def _stage(conv: nn.Module, channels: int, res_blocks: int) -> list[nn.Module]:
+    return [conv, *(ResidualBlock(channels) for _ in range(res_blocks)), nn.ReLU()]
+
+
+class VAE(nn.Module):
+    """Convolutional VAE with a diagonal-Gaussian posterior and Bernoulli likelihood.
+
+    Args:
+        latent_dim: D, the size of the latent code z.
+        config: the full architecture; `latent_dim` overrides its field when both are given.
+
+    Shapes: x is (B, 1, 28, 28) with values in [0, 1]; z is (B, D).
+    """
+
+    def __init__(self, latent_dim: int | None = None, config: VAEConfig | None = None) -> None:
+        super().__init__()
+        config = config or VAEConfig()
+        if latent_dim is not None and latent_dim != config.latent_dim:
+            config = VAEConfig(**{**config.to_dict(), "latent_dim": latent_dim})
+        self.config = config
+        c1, c2 = config.channels
+        k, pad = config.kernel_size, (config.kernel_size - 2) // 2
+        self.feature_shape = (c2, IMAGE_SHAPE[1] // 4, IMAGE_SHAPE[2] // 4)
+        n_features = c2 * self.feature_shape[1] * self.feature_shape[2]
+
+        self.encoder = nn.Sequential(
+            *_stage(nn.Conv2d(IMAGE_SHAPE[0], c1, k, stride=2, padding=pad), c1, config.res_blocks),
+            *_stage(nn.Conv2d(c1, c2, k, stride=2, padding=pad), c2, config.res_blocks),
+            nn.Flatten(),
+            nn.Linear(n_features, config.hidden_dim),
+            nn.ReLU(),
+        )
+        self.fc_mu = nn.Linear(config.hidden_dim, config.latent_dim)
+        self.fc_logvar = nn.Linear(config.hidden_dim, config.latent_dim)
+
+        self.decoder_fc = nn.Sequential(
+            nn.Linear(config.latent_dim, config.hidden_dim),
+            nn.ReLU(),
+            nn.Linear(config.hidden_dim, n_features),
+            nn.ReLU(),
+        )
+        self.decoder_conv = nn.Sequential(
+            *(ResidualBlock(c2) for _ in range(config.res_blocks)),
+            *_stage(nn.ConvTranspose2d(c2, c1, k, stride=2, padding=pad), c1, config.res_blocks),
+            nn.ConvTranspose2d(c1, IMAGE_SHAPE[0], k, stride=2, padding=pad),
+        )
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Posterior parameters: x (B,1,28,28) -> mu (B,D), logvar (B,D) of q(z|x)."""
+        check_image_shape(x)
+        h = self.encoder(x)  # (B, hidden_dim)
+        return self.fc_mu(h), self.fc_logvar(h)
+
+    def decode(self, z: Tensor) -> Tensor:
+        """Bernoulli logits of p(x|z): z (..., D) -> logits (..., 1, 28, 28)."""
+        if z.shape[-1] != self.latent_dim:
+            raise InputError(
+                f"z has last dimension {z.shape[-1]} but this model has latent_dim="
+                f"{self.latent_dim}; pass a tensor of shape (B, {self.latent_dim})"
+            )
+        lead = z.shape[:-1]
+        h = self.decoder_fc(z.reshape(-1, self.latent_dim))  # (N, C2*7*7)
+        logits = self.decoder_conv(h.view(-1, *self.feature_shape))  # (N, 1, 28, 28)
+        return logits.view(*lead, *IMAGE_SHAPE)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """One reparameterized pass: x -> (logits (B,1,28,28), mu (B,D), logvar (B,D))."""
+        mu, logvar = self.encode(x)
+        z = reparameterize(mu, logvar)  # (B, D)
+        return self.decode(z), mu, logvar
+
+
+def reparameterize(
+    mu: Tensor,
+    logvar: Tensor,
+    n_samples: int | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Draw z ~ q(z|x) as a differentiable function of (mu, logvar), eq. `reparam`.
+
+    z = mu + sigma * eps with eps ~ N(0, I) and sigma = exp(logvar / 2).
+
+    Args:
+        mu, logvar: (B, D) posterior parameters.
+        n_samples: None for one sample of shape (B, D); S for S samples, shape (S, B, D).
+        generator: optional torch.Generator for the noise (reproducible evaluation).
+    """
+    shape = mu.shape if n_samples is None else (n_samples, *mu.shape)
+    eps = torch.randn(shape, generator=generator, dtype=mu.dtype, device=mu.device)
+    return mu + torch.exp(0.5 * logvar) * eps  # eq. reparam
+
+
+def check_image_shape(x: Tensor) -> None:
+    """Raise `InputError` unless x is a floating tensor of shape (B, 1, 28, 28)."""
+    if not isinstance(x, Tensor):
+        raise InputError(f"expected a torch.Tensor of images, got {type(x).__name__}")
+    if x.dim() != 4 or tuple(x.shape[1:]) != IMAGE_SHAPE:
+        hint = " (add the channel axis with x.unsqueeze(1))" if x.dim() == 3 else ""
+        raise InputError(f"expected images of shape (B, 1, 28, 28), got {tuple(x.shape)}{hint}")
+    if not x.is_floating_point():
+        raise InputError(
+            f"expected floating-point images in [0, 1], got dtype {x.dtype}; "
+            "convert uint8 pixels with x.float() / 255"
+        )
+
+
+def check_images(x: Tensor) -> None:
+    """Raise `InputError` unless x is (B,1,28,28), finite, with every value in [0, 1]."""
+    check_image_shape(x)
+    if not torch.isfinite(x).all():
+        raise InputError("images contain NaN or infinite values; clean the input first")
+    lo, hi = x.min().item(), x.max().item()
+    if lo < 0.0 or hi > 1.0:
+        raise InputError(
+            f"image values must lie in [0, 1] (Bernoulli likelihood), got range "
+            f"[{lo:.3g}, {hi:.3g}]; divide uint8 pixels by 255"
+        )
+
+
+@contextmanager
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """Put `model` in eval mode and no-grad for the block, then restore its mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)
