@@ -119,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--beta", type=nonneg_float, help="KL weight")
     t.add_argument("--warmup-epochs", type=nonneg_float, help="epochs of linear KL warm-up")
     t.add_argument("--subset", type=positive_int, help="use only the first N training images")
+    t.add_argument("--eval-images", type=positive_int, help="test images for the per-epoch ELBO")
     t.add_argument("--checkpoint-every", type=positive_int, help="steps between checkpoints")
     t.add_argument(
         "--out",
@@ -180,6 +181,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             "beta",
             "warmup_epochs",
             "subset",
+            "eval_images",
             "checkpoint_every",
             "device",
         )

@@ -183,7 +183,7 @@ def load_mnist(
     Raises:
         DataError: the files are missing and cannot be downloaded, or fail their checksum.
     """
-    import torchvision
+    from torchvision.datasets.mnist import read_image_file, read_label_file
 
     if split not in SPLIT_FILES:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
@@ -195,8 +195,8 @@ def load_mnist(
             raise DataError(_missing_message(root, f"missing {', '.join(missing)}"))
         download_mnist(root)
     verify_mnist_files(root, names)
-    dataset = torchvision.datasets.MNIST(str(root), train=split == "train", download=False)
-    return MNIST(dataset.data.contiguous(), dataset.targets.contiguous())
+    images_file, labels_file = (str(_raw_dir(root) / n) for n in names)
+    return MNIST(read_image_file(images_file), read_label_file(labels_file).long())
 
 
 def to_unit_interval(images: Tensor) -> Tensor:

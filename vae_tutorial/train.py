@@ -276,6 +276,8 @@ def train(
             "Python) or choose another output folder"
         )
 
+    for stale in out_dir.glob(f".{CHECKPOINT_NAME}.*.tmp"):
+        stale.unlink()  # left by a run killed while writing; the checkpoint itself is intact
     set_seed(config.seed)
     train_set = load_mnist("train", data_dir)
     test_set = load_mnist("test", data_dir)

@@ -1,0 +1,154 @@
+"""Data root resolution, checksums, clear errors for missing data, and binarized batches."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from vae_tutorial import DataError, load_mnist
+from vae_tutorial import data as data_module
+from vae_tutorial.data import (
+    DATA_ENV_VAR,
+    MNIST_SHA256,
+    BinarizedBatches,
+    fixed_binarization,
+    resolve_data_dir,
+)
+
+
+def test_data_root_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(data_module.CACHE_ENV_VAR, str(tmp_path / "cache"))
+    monkeypatch.delenv(DATA_ENV_VAR, raising=False)
+    assert resolve_data_dir() == tmp_path / "cache" / "data"
+    monkeypatch.setenv(DATA_ENV_VAR, str(tmp_path / "env"))
+    assert resolve_data_dir() == tmp_path / "env"
+    assert resolve_data_dir(tmp_path / "flag") == tmp_path / "flag"
+
+
+def test_real_mnist_is_uint8_in_memory() -> None:
+    train, test = load_mnist("train"), load_mnist("test")
+    assert train.images.shape == (60_000, 28, 28) and test.images.shape == (10_000, 28, 28)
+    assert train.images.dtype == torch.uint8 and train.labels.dtype == torch.int64
+    assert set(test.labels.unique().tolist()) == set(range(10))
+
+
+def test_missing_data_folder_names_folder_variable_and_files(tmp_path: Path) -> None:
+    with pytest.raises(DataError) as info:
+        load_mnist("test", tmp_path / "nowhere", download=False)
+    message = str(info.value)
+    assert str(tmp_path / "nowhere" / "MNIST" / "raw") in message
+    assert DATA_ENV_VAR in message and "t10k-images-idx3-ubyte" in message
+    assert not (tmp_path / "nowhere").exists(), "a failed load must not create folders"
+
+
+def test_offline_download_failure_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def offline(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nTried https://...")
+
+    monkeypatch.setattr("torchvision.datasets.MNIST", offline)
+    with pytest.raises(DataError, match="download failed: Error downloading") as info:
+        load_mnist("train", tmp_path)
+    assert "\n" not in str(info.value) and DATA_ENV_VAR in str(info.value)
+
+
+def copy_test_split(tmp_path: Path) -> Path:
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        shutil.copy(resolve_data_dir() / "MNIST" / "raw" / name, raw / name)
+        (raw / name).chmod(0o644)
+    return raw
+
+
+def test_truncated_and_corrupted_files_are_refused(tmp_path: Path) -> None:
+    raw = copy_test_split(tmp_path)
+    labels = raw / "t10k-labels-idx1-ubyte"
+    original = labels.read_bytes()
+    tried = 0
+    for cut in [0, 1, 8, 4999, len(original) - 1]:
+        labels.write_bytes(original[:cut])
+        with pytest.raises(
+            DataError, match="t10k-labels-idx1-ubyte is corrupt or truncated"
+        ) as info:
+            load_mnist("test", tmp_path, download=False)
+        assert f"vae-tutorial download --data-dir {tmp_path}" in str(info.value)
+        tried += 1
+    for position in [0, 100, len(original) - 1]:
+        flipped = bytearray(original)
+        flipped[position] ^= 0x01
+        labels.write_bytes(bytes(flipped))
+        with pytest.raises(DataError, match="corrupt or truncated"):
+            load_mnist("test", tmp_path, download=False)
+        tried += 1
+    labels.write_bytes(original)
+    assert len(load_mnist("test", tmp_path, download=False)) == 10_000
+    assert tried == 8
+
+
+def test_checksums_are_cached_until_the_file_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy_test_split(tmp_path)
+    load_mnist("test", tmp_path)
+    calls: list[Path] = []
+    real_sha = data_module._sha256
+    monkeypatch.setattr(data_module, "_sha256", lambda p: calls.append(p) or real_sha(p))
+    load_mnist("test", tmp_path)
+    assert calls == []
+    images = tmp_path / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[:-1])
+    with pytest.raises(DataError):
+        load_mnist("test", tmp_path)
+    assert [p.name for p in calls] == ["t10k-images-idx3-ubyte"]
+
+
+def test_known_checksums_cover_the_four_files() -> None:
+    assert len(MNIST_SHA256) == 4 and all(len(h) == 64 for h in MNIST_SHA256.values())
+
+
+def test_dynamic_binarization_redraws_each_epoch_and_is_reproducible() -> None:
+    images = load_mnist("test").images[:500]
+    batches = BinarizedBatches(images, batch_size=100, seed=3)
+    e0, e0_again, e1 = (torch.cat(list(batches.epoch(e))) for e in (0, 0, 1))
+    assert e0.shape == (500, 1, 28, 28) and set(e0.unique().tolist()) == {0.0, 1.0}
+    torch.testing.assert_close(e0, e0_again)
+    assert not torch.equal(e0, e1)
+    sorted_e0 = e0[batches.order(0).argsort()]
+    sorted_e1 = e1[batches.order(1).argsort()]
+    assert not torch.equal(sorted_e0, sorted_e1), "the same image must be drawn afresh"
+
+
+def test_dynamic_binarization_is_bernoulli_of_the_intensities() -> None:
+    images = load_mnist("test").images[:1].expand(4000, 28, 28).contiguous()
+    draws = torch.cat(list(BinarizedBatches(images, 1000, shuffle=False).epoch(0)))
+    freq = draws.mean(0)  # (1, 28, 28)
+    assert (freq - images[0].float() / 255).abs().max() < 0.04
+
+
+def test_resumed_epoch_yields_the_same_remaining_batches() -> None:
+    images = load_mnist("test").images[:640]
+    batches = BinarizedBatches(images, batch_size=64, seed=1)
+    full = list(batches.epoch(2))
+    tail = list(batches.epoch(2, start_step=4))
+    assert len(full) == 10 and len(tail) == 6
+    for a, b in zip(full[4:], tail, strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_fixed_binarization_never_changes() -> None:
+    images = load_mnist("test").images[:300]
+    batches = BinarizedBatches(images, 128, shuffle=False, binarization="fixed")
+    torch.testing.assert_close(torch.cat(list(batches.epoch(0))), torch.cat(list(batches.epoch(5))))
+    torch.testing.assert_close(torch.cat(list(batches.epoch(0))), fixed_binarization(images))
+
+
+def test_batches_refuse_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="uint8"):
+        BinarizedBatches(torch.rand(10, 28, 28), 4)
+    with pytest.raises(ValueError, match="batch_size"):
+        BinarizedBatches(torch.zeros(10, 28, 28, dtype=torch.uint8), 0)

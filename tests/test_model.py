@@ -1,0 +1,79 @@
+"""The VAE's shapes, dtypes, gradients and input checks."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vae_tutorial import VAE, InputError, VAEConfig, calc_elbo
+from vae_tutorial.model import reparameterize
+
+
+def test_shapes_and_dtypes(model: VAE) -> None:
+    x = torch.rand(5, 1, 28, 28)
+    mu, logvar = model.encode(x)
+    assert mu.shape == logvar.shape == (5, 4) and mu.dtype == torch.float32
+    assert model.decode(mu).shape == (5, 1, 28, 28)
+    assert model.decode(torch.randn(3, 5, 4)).shape == (3, 5, 1, 28, 28)
+    logits, mu2, logvar2 = model(x)
+    assert logits.shape == x.shape and mu2.shape == (5, 4) and logvar2.shape == (5, 4)
+
+
+def test_default_latent_size_is_16() -> None:
+    assert VAE().latent_dim == 16 and VAE().fc_mu.out_features == 16
+
+
+def test_residual_variant_keeps_shapes() -> None:
+    model = VAE(config=VAEConfig(latent_dim=8, channels=(16, 32), hidden_dim=64, res_blocks=2))
+    assert model.decode(model.encode(torch.rand(2, 1, 28, 28))[0]).shape == (2, 1, 28, 28)
+
+
+def test_float64_model_keeps_its_dtype(model: VAE) -> None:
+    model = model.double()
+    result = calc_elbo(model, torch.rand(2, 1, 28, 28, dtype=torch.float64))
+    assert result.elbo.dtype == torch.float64
+
+
+def test_gradients_flow_through_the_reparameterization(model: VAE) -> None:
+    x = torch.bernoulli(torch.rand(4, 1, 28, 28))
+    calc_elbo(model, x).recon_ll.sum().backward()  # the KL term is left out on purpose
+    assert model.fc_mu.weight.grad.abs().sum() > 0
+    assert model.fc_logvar.weight.grad.abs().sum() > 0
+
+
+def test_reparameterize_has_the_posterior_moments() -> None:
+    mu, logvar = torch.tensor([[1.0, -2.0]]), torch.tensor([[0.0, 1.0]])
+    z = reparameterize(mu, logvar, n_samples=100_000, generator=torch.Generator().manual_seed(0))
+    assert z.shape == (100_000, 1, 2)
+    torch.testing.assert_close(z.mean(0), mu, atol=0.03, rtol=0)
+    torch.testing.assert_close(z.var(0), logvar.exp(), atol=0.05, rtol=0.02)
+
+
+@pytest.mark.parametrize(
+    ("x", "message"),
+    [
+        (torch.rand(3, 28, 28), r"shape \(B, 1, 28, 28\).*unsqueeze"),
+        (torch.rand(3, 1, 32, 32), r"shape \(B, 1, 28, 28\)"),
+        (torch.rand(3, 1, 28, 28) * 255, r"\[0, 1\].*divide"),
+        (torch.full((2, 1, 28, 28), float("nan")), "NaN"),
+        (torch.randint(0, 2, (2, 1, 28, 28)), "floating-point"),
+    ],
+)
+def test_bad_images_are_refused_with_a_clear_error(
+    model: VAE, x: torch.Tensor, message: str
+) -> None:
+    with pytest.raises(InputError, match=message):
+        calc_elbo(model, x)
+
+
+def test_wrong_latent_size_is_refused(model: VAE) -> None:
+    with pytest.raises(InputError, match="latent_dim=4"):
+        model.decode(torch.randn(2, 16))
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"latent_dim": 0}, {"channels": (32,)}, {"hidden_dim": 0}, {"res_blocks": -1}]
+)
+def test_invalid_configs_are_refused(kwargs: dict) -> None:
+    with pytest.raises(ValueError):
+        VAEConfig(**kwargs)
