@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import TINY
+
 from vae_tutorial import VAE, CheckpointError, TrainConfig, TrainingDivergedError, load_model, train
 from vae_tutorial.checkpoint import load_checkpoint, load_into, save_checkpoint
 from vae_tutorial.evaluate import evaluate_elbo
@@ -89,7 +89,7 @@ def test_more_epochs_can_be_added_on_resume(tmp_path: Path) -> None:
 
 def test_existing_checkpoint_is_not_overwritten(tiny_run: Path) -> None:
     before = tiny_run.read_bytes()
-    with pytest.raises(CheckpointError, match="already exists.*--resume"):
+    with pytest.raises(CheckpointError, match=r"already exists.*--resume"):
         train(TrainConfig(**TINY), tiny_run.parent, progress=False)
     with pytest.raises(CheckpointError, match="another config"):
         train(TrainConfig(**{**TINY, "lr": 0.5}), tiny_run.parent, resume=True, progress=False)
@@ -120,7 +120,7 @@ def test_truncated_checkpoints_are_refused_at_every_length(tiny_run: Path, tmp_p
     cuts += list(range(len(original) - 200, len(original) - 1, 37))
     for cut in cuts:
         broken.write_bytes(original[:cut])
-        with pytest.raises(CheckpointError, match="truncated|corrupt"):
+        with pytest.raises(CheckpointError, match=r"truncated|corrupt"):
             load_model(broken)
     assert tiny_run.read_bytes() == original
 
@@ -173,7 +173,7 @@ def test_other_files_are_refused_with_clear_errors(tiny_run: Path, tmp_path: Pat
 
 
 def test_checkpoint_of_another_latent_size_is_refused(tiny_run: Path) -> None:
-    with pytest.raises(CheckpointError, match="latent_dim=16.*latent_dim=2 was asked for"):
+    with pytest.raises(CheckpointError, match=r"latent_dim=16.*latent_dim=2 was asked for"):
         load_model(tiny_run, latent_dim=2)
     model = VAE(latent_dim=2)
     before = {k: v.clone() for k, v in model.state_dict().items()}
