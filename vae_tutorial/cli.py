@@ -207,8 +207,8 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return 130
     epochs = result.history.epochs
     print(
-        f"trained {len(epochs.get('epoch', []))} epochs in {result.seconds:.0f} s; "
-        f"test ELBO {epochs['test_elbo'][-1]:.2f} nats; checkpoint {result.checkpoint}"
+        f"at epoch {len(epochs['epoch'])}/{config.epochs}: test ELBO {epochs['test_elbo'][-1]:.2f} "
+        f"nats; {result.seconds:.0f} s in this run; checkpoint {result.checkpoint}"
     )
     return 0
 
