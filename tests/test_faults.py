@@ -150,3 +150,22 @@ def test_same_seed_gives_bit_identical_runs(tmp_path: Path) -> None:
     assert a.history == b.history and a.history != c.history
     assert same_weights(a.checkpoint, b.checkpoint)
     assert not same_weights(a.checkpoint, c.checkpoint)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_and_ctrl_c_stop_after_the_step_with_a_checkpoint(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY_TOML.replace("checkpoint_every = 1", "checkpoint_every = 1000"))
+    out = tmp_path / "run"
+    proc = subprocess.Popen(train_command(config, out), stderr=subprocess.PIPE, text=True)
+    while logged_steps(out) < 32 and proc.poll() is None:  # the end-of-epoch checkpoint
+        time.sleep(0.002)
+    proc.send_signal(signum)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert f"Resume with: vae-tutorial train --resume --out {out}" in stderr
+    ckpt = load_checkpoint(out / "checkpoint.pt")
+    assert 32 < ckpt["global_step"] < 64, "stopped mid-epoch, after the step under way"
+    assert len(ckpt["history"]["steps"]["step"]) == ckpt["global_step"]
