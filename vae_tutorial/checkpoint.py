@@ -44,6 +44,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
     path = Path(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -57,6 +58,12 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> None:

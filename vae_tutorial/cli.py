@@ -162,6 +162,18 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--out", type=png_path, default=Path("interpolation.png"))
     data_and_device(i)
 
+    x = sub.add_parser("export", help="ship a checkpoint inside the package (float16 + metrics)")
+    x.add_argument("--checkpoint", type=existing_file, required=True)
+    x.add_argument("--name", required=True, help="model name, e.g. mnist-z16")
+    x.add_argument("--k", type=positive_int, default=1000, help="importance samples for the NLL")
+    x.add_argument(
+        "--reproduce",
+        default=None,
+        help="the command that reproduces it (default: train --config configs/NAME.toml)",
+    )
+    x.add_argument("--data-dir", type=Path, default=None)
+    x.add_argument("--no-progress", action="store_true")
+
     d = sub.add_parser("download", help="fetch MNIST (replacing files that fail their checksum)")
     d.add_argument("--data-dir", type=Path, default=None)
     return parser
@@ -274,6 +286,19 @@ def _interpolate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from .pretrained import export
+
+    command = (
+        args.reproduce or f"{PROG} train --config configs/{args.name}.toml --out runs/{args.name}"
+    )
+    info = export(args.checkpoint, args.name, command, k=args.k, data_dir=args.data_dir,
+                  progress=not args.no_progress)  # fmt: skip
+    print(f"exported {args.name}: test ELBO {info['test_elbo']:.2f}, NLL {info['test_nll']:.2f} "
+          f"nats (k={args.k})")  # fmt: skip
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -287,6 +312,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _sample(args)
         if args.command == "interpolate":
             return _interpolate(args, sub)
+        if args.command == "export":
+            return _export(args)
         from .data import download_mnist
 
         print(f"MNIST is in {download_mnist(args.data_dir)}")
