@@ -1,6 +1,6 @@
 # The two commands of the README, and the set-up they share.
-#   make book   build the book (for now: install the package, train the default model)
-#   make test   lint and run every test
+#   make book   build the book into _build/html, executing every chapter (full size)
+#   make test   lint, package tests, every chapter through nbval, and a quick site build
 # Both create .venv/ from nothing on first use: Python >= 3.11 is all they need.
 
 PYTHON ?= python3
@@ -8,26 +8,35 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 TORCH  := torch==2.14.1 torchvision==0.29.1
+JB     := $(BIN)/jupyter-book build . -W -n --keep-going
 
-.PHONY: install book test lint clean
+.PHONY: install book test lint test-package test-notebooks test-site clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,book]"
 	touch $(STAMP)
 
 book: install
-	$(BIN)/vae-tutorial train --config configs/mnist-z16.toml --out runs/mnist-z16 --resume
+	$(JB)
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+test-package: install
 	$(BIN)/python -m pytest
+
+test-notebooks: install
+	VAE_BOOK_QUICK=1 $(BIN)/python -m pytest --nbval-lax book/ -p no:cacheprovider
+
+test-site: install
+	VAE_BOOK_QUICK=1 $(JB) --path-output _build/quick
+
+test: lint test-package test-notebooks test-site
 
 clean:
 	rm -rf $(VENV) _build runs .pytest_cache .ruff_cache

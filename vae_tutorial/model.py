@@ -217,3 +217,29 @@ def evaluating(model: nn.Module) -> Iterator[nn.Module]:
             yield model
     finally:
         model.train(was_training)
+
+
+def layer_shapes(model: VAE, batch_size: int = 1) -> list[tuple[str, str, tuple[int, ...]]]:
+    """(name, layer type, output shape) of every leaf layer, in the order data flows.
+
+    Runs `encode` then `decode` on a (batch_size, 1, 28, 28) batch of zeros with forward
+    hooks; the decoder is fed the posterior mean.
+    """
+    rows: list[tuple[str, str, tuple[int, ...]]] = []
+    hooks = [
+        module.register_forward_hook(
+            lambda mod, _inp, out, name=name: rows.append(
+                (name, type(mod).__name__, tuple(out.shape))
+            )
+        )
+        for name, module in model.named_modules()
+        if not list(module.children())
+    ]
+    try:
+        with evaluating(model):
+            mu, _ = model.encode(torch.zeros(batch_size, *IMAGE_SHAPE))
+            model.decode(mu)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return rows

@@ -1,0 +1,68 @@
+"""Shipped models against their metrics files; the book's sizes and cached runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import TINY
+
+from vae_tutorial import CheckpointError, TrainConfig
+from vae_tutorial import book as book_module
+from vae_tutorial.book import FULL, QUICK, cached_train, run_dir, sizes
+from vae_tutorial.data import fixed_binarization, load_mnist
+from vae_tutorial.evaluate import evaluate_elbo
+from vae_tutorial.pretrained import ELBO_CHECK_IMAGES, available, export, metrics, pretrained
+
+ELBO_TOLERANCE = 0.1  # nats per image; the check is deterministic on one machine
+
+
+def test_the_book_models_ship() -> None:
+    assert {"mnist-z16", "mnist-z2"} <= set(available())
+
+
+@pytest.mark.parametrize("name", available())
+def test_shipped_model_matches_its_metrics_file(name: str) -> None:
+    info = metrics(name)
+    model = pretrained(name)
+    assert not model.training and model.latent_dim == info["model_config"]["latent_dim"]
+    x = fixed_binarization(load_mnist("test").images[:ELBO_CHECK_IMAGES])
+    elbo = evaluate_elbo(model, x).elbo.mean().item()
+    assert elbo == pytest.approx(info[f"test_elbo_first_{ELBO_CHECK_IMAGES}"], abs=ELBO_TOLERANCE)
+    assert info["test_nll"] < -info["test_elbo"], "the IWAE bound is tighter than the ELBO"
+    assert info["k"] >= 1000 and info["n_test_images"] == 10_000
+    assert info["command"].startswith("vae-tutorial train --config configs/")
+    assert Path(__file__).parents[1].joinpath(info["command"].split()[4]).is_file()
+
+
+def test_unknown_pretrained_name_is_refused() -> None:
+    with pytest.raises(CheckpointError, match="no shipped model named 'mnist-z99'"):
+        pretrained("mnist-z99")
+
+
+def test_export_writes_float16_weights_and_metrics(tiny_run: Path, tmp_path: Path) -> None:
+    info = export(tiny_run, "tiny", "vae-tutorial train ...", k=2, folder=tmp_path, progress=False)
+    payload = torch.load(tmp_path / "tiny.pt", weights_only=True)
+    assert all(v.dtype == torch.float16 for v in payload["model"].values())
+    assert (tmp_path / "tiny.json").exists() and info["k"] == 2
+    assert info["test_nll"] is not None and info["weights"] == "float16"
+
+
+def test_quick_mode_changes_sizes_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(book_module.QUICK_ENV_VAR, raising=False)
+    assert sizes() == FULL and FULL.train_subset is None
+    monkeypatch.setenv(book_module.QUICK_ENV_VAR, "1")
+    assert sizes() == QUICK and QUICK.train_subset < 60_000
+
+
+def test_cached_train_trains_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = TrainConfig(**TINY)
+    assert run_dir(config) != run_dir(TrainConfig(**{**TINY, "seed": 1}))
+    model, history = cached_train(config, progress=False)
+    calls = []
+    monkeypatch.setattr(book_module, "train", lambda *a, **k: calls.append(1))
+    again, history_again = cached_train(config, progress=False)
+    assert calls == [] and history_again == history
+    for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True):
+        assert torch.equal(a, b)

@@ -1,0 +1,82 @@
+"""What the chapters share at run time: full or quick sizes, and cached training runs.
+
+Holds `BookSizes` and `sizes()` (the numbers a chapter uses: full MNIST and many epochs
+by default, a few thousand images and one epoch when $VAE_BOOK_QUICK=1, the same code
+either way), `cached_train` (a training run stored under the user cache, keyed by its
+config, so that no chapter depends on another having run and a rebuild trains nothing
+twice) and `model_for_chapter` (the shipped model, or a retrained one when
+$VAE_BOOK_RETRAIN=1). It does not hold training itself (`train.py`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .checkpoint import load_checkpoint, model_from_checkpoint
+from .data import cache_dir
+from .model import VAE
+from .pretrained import metrics, pretrained
+from .train import CHECKPOINT_NAME, History, TrainConfig, train
+
+QUICK_ENV_VAR = "VAE_BOOK_QUICK"
+RETRAIN_ENV_VAR = "VAE_BOOK_RETRAIN"
+
+
+@dataclass(frozen=True)
+class BookSizes:
+    """Sizes of the chapters' computations (the code paths never change with them).
+
+    train_subset: training images for chapter runs (None = all 60,000).
+    epochs: epochs of a chapter's own training runs.
+    test_images: test images for evaluations.
+    k: importance samples for log-likelihood estimates.
+    """
+
+    quick: bool
+    train_subset: int | None
+    epochs: int
+    test_images: int
+    k: int
+
+
+FULL = BookSizes(quick=False, train_subset=None, epochs=3, test_images=10_000, k=1000)
+QUICK = BookSizes(quick=True, train_subset=2048, epochs=1, test_images=500, k=50)
+
+
+def sizes() -> BookSizes:
+    """QUICK when $VAE_BOOK_QUICK is set to 1 (or true/yes), else FULL."""
+    flag = os.environ.get(QUICK_ENV_VAR, "").strip().lower()
+    return QUICK if flag in ("1", "true", "yes") else FULL
+
+
+def run_dir(config: TrainConfig) -> Path:
+    """<cache>/runs/<first 12 hex digits of the SHA-256 of the config>."""
+    key = json.dumps(replace(config, device="cpu").to_dict(), sort_keys=True)
+    return cache_dir() / "runs" / hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def cached_train(
+    config: TrainConfig, data_dir: str | os.PathLike[str] | None = None, progress: bool = True
+) -> tuple[VAE, History]:
+    """Train `config` once, or load the finished run from the cache (or resume a broken one)."""
+    out = run_dir(config)
+    ckpt_path = out / CHECKPOINT_NAME
+    if ckpt_path.exists():
+        ckpt = load_checkpoint(ckpt_path)
+        if ckpt["epoch"] >= config.epochs:
+            model = model_from_checkpoint(ckpt, ckpt_path).eval()
+            return model, History.from_dict(ckpt["history"])
+    result = train(config, out, data_dir=data_dir, resume=True, progress=progress)
+    return result.model, result.history
+
+
+def model_for_chapter(name: str, progress: bool = True) -> VAE:
+    """The shipped model `name`; retrained from its recorded config if $VAE_BOOK_RETRAIN=1."""
+    if os.environ.get(RETRAIN_ENV_VAR, "").strip().lower() in ("1", "true", "yes"):
+        config = TrainConfig.from_dict(metrics(name)["train_config"])
+        return cached_train(config, progress=progress)[0]
+    return pretrained(name)
