@@ -4,7 +4,8 @@ Usage: python scripts/store_checked_outputs.py book/02_elbo.ipynb [more notebook
 
 Each notebook is executed with VAE_BOOK_QUICK=1 (as the tests run it). Then the outputs
 of cells tagged `nbval-check-output` are kept (text only) and every other output is
-removed, with execution counts and volatile metadata, so that git holds no images and
+removed, with their execution counts and volatile metadata (nbval needs the counts of
+the checked cells), so that git holds no images and
 notebook diffs stay readable. The site build executes the chapters afresh anyway.
 """
 
@@ -26,9 +27,9 @@ def keep_checked_outputs(nb: nbformat.NotebookNode) -> None:
         cell.metadata.pop("execution", None)
         if cell.cell_type != "code":
             continue
-        cell.execution_count = None
         if CHECK_TAG not in cell.metadata.get("tags", []):
             cell.outputs = []
+            cell.execution_count = None
             continue
         kept = []
         for out in cell.outputs:
@@ -37,8 +38,6 @@ def keep_checked_outputs(nb: nbformat.NotebookNode) -> None:
             elif out.output_type in ("execute_result", "display_data"):
                 out.data = {k: v for k, v in out.data.items() if k in TEXT_MIMES}
                 out.metadata = {}
-                if out.output_type == "execute_result":
-                    out.execution_count = None
                 if out.data:
                     kept.append(out)
         cell.outputs = kept

@@ -28,6 +28,7 @@ from torch import Tensor
 from .model import check_images, reparameterize
 
 LOG_2PI = math.log(2.0 * math.pi)
+DECODES_PER_CHUNK = 1024
 
 
 class LatentVariableModel(Protocol):
@@ -171,7 +172,8 @@ def log_likelihood(
         model: a VAE.
         x: (B, 1, 28, 28) images in [0, 1].
         k: importance samples per image.
-        chunk_size: samples decoded at once; default keeps about 2**22 pixels per chunk.
+        chunk_size: samples decoded at once; default decodes about `DECODES_PER_CHUNK` codes
+            per pass (measured fastest on a 2-core CPU).
         generator: optional torch.Generator for the noise.
 
     Returns:
@@ -181,7 +183,7 @@ def log_likelihood(
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     if chunk_size is None:
-        chunk_size = max(1, min(k, 2**22 // (x.shape[0] * x[0].numel())))
+        chunk_size = max(1, min(k, DECODES_PER_CHUNK // x.shape[0]))
     mu, logvar = model.encode(x)  # (B, D)
     log_w = torch.cat(
         [

@@ -130,6 +130,7 @@ class VAE(nn.Module):
             *_stage(nn.ConvTranspose2d(c2, c1, k, stride=2, padding=pad), c1, config.res_blocks),
             nn.ConvTranspose2d(c1, IMAGE_SHAPE[0], k, stride=2, padding=pad),
         )
+        self.to(memory_format=torch.channels_last)  # oneDNN runs these convolutions faster
 
     @property
     def latent_dim(self) -> int:

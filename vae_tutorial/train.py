@@ -399,7 +399,7 @@ def lr_at(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
 
 
 def _prepare(model: VAE, device: torch.device) -> VAE:
-    """Move to `device` in channels-last layout, which oneDNN convolutions run faster."""
+    """Move to `device`, keeping the channels-last layout the model is built with."""
     return model.to(device=device, memory_format=torch.channels_last)
 
 
