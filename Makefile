@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 TORCH  := torch==2.14.1 torchvision==0.29.1
-JB     := $(BIN)/jupyter-book build . -W -n --keep-going
+JB     := $(BIN)/jupyter-book build . --all -W -n --keep-going
 
 .PHONY: install book test lint test-package test-notebooks test-site clean
 

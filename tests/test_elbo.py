@@ -141,3 +141,16 @@ def test_bits_per_dim() -> None:
 def test_log_likelihood_rejects_bad_k(model: VAE, k: int) -> None:
     with pytest.raises(ValueError, match="k must be at least 1"):
         log_likelihood(model, random_binary_images(2), k=k)
+
+
+def test_active_units_and_kl_per_dimension() -> None:
+    from vae_tutorial.elbo import gaussian_kl
+    from vae_tutorial.evaluate import active_units, kl_per_dimension
+
+    g = torch.Generator().manual_seed(0)
+    mu = torch.cat([torch.randn(500, 2, generator=g), 0.01 * torch.randn(500, 3, generator=g)], 1)
+    logvar = torch.cat([torch.full((500, 2), -3.0), torch.zeros(500, 3)], 1)
+    assert active_units(mu).tolist() == [True, True, False, False, False]
+    per_dim = kl_per_dimension(mu, logvar)
+    torch.testing.assert_close(per_dim.sum(), gaussian_kl(mu, logvar).mean())
+    assert (per_dim[2:] < 1e-3).all() and (per_dim[:2] > 0.5).all()

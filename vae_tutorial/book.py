@@ -44,7 +44,7 @@ class BookSizes:
 
 
 FULL = BookSizes(quick=False, train_subset=None, epochs=3, test_images=10_000, k=1000)
-QUICK = BookSizes(quick=True, train_subset=2048, epochs=1, test_images=500, k=50)
+QUICK = BookSizes(quick=True, train_subset=2048, epochs=1, test_images=500, k=100)
 
 
 def sizes() -> BookSizes:

@@ -96,3 +96,33 @@ def evaluate(
         nll=nll,
         k=k,
     )
+
+
+@torch.no_grad()
+def posterior_statistics(
+    model: LatentVariableModel, x: Tensor, batch_size: int = 1000
+) -> tuple[Tensor, Tensor]:
+    """Posterior means and log-variances of every image in x: (N, D) and (N, D)."""
+    with evaluating(model):
+        device = next(model.parameters()).device
+        parts = [
+            model.encode(x[s : s + batch_size].to(device)) for s in range(0, len(x), batch_size)
+        ]
+    return torch.cat([m for m, _ in parts]).cpu(), torch.cat([v for _, v in parts]).cpu()
+
+
+def active_units(mu: Tensor, threshold: float = 0.01) -> Tensor:
+    """Which latent dimensions are active: Cov_x(E_q[z_u | x]) > threshold (Burda et al. 2016).
+
+    Args:
+        mu: (N, D) posterior means over a dataset.
+
+    Returns:
+        (D,) boolean mask.
+    """
+    return mu.var(dim=0) > threshold
+
+
+def kl_per_dimension(mu: Tensor, logvar: Tensor) -> Tensor:
+    """Mean over images of each dimension's term of eq. `kl-gauss`: (N, D), (N, D) -> (D,) nats."""
+    return (0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0)).mean(0)
