@@ -129,7 +129,11 @@ def test_corrupted_checkpoint_bytes_are_refused(tiny_run: Path, tmp_path: Path) 
     original = bytearray(tiny_run.read_bytes())
     broken = tmp_path / "flipped.pt"
     refused = 0
-    for position in range(0, len(original), len(original) // 40):
+    positions = [
+        *range(0, len(original), len(original) // 40),
+        *range(len(original) - 98, len(original)),
+    ]
+    for position in positions:
         data = bytearray(original)
         data[position] ^= 0xFF
         broken.write_bytes(bytes(data))

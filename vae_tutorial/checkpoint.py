@@ -79,6 +79,14 @@ def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> None
     atomic_write(path, lambda f: torch.save(payload, f))
 
 
+def _is_zip(path: Path) -> bool:
+    """Whether `path` is a zip archive (torch.save's format); damaged headers count as no."""
+    try:
+        return zipfile.is_zipfile(path)
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False
+
+
 def load_checkpoint(
     path: str | os.PathLike[str], map_location: str | torch.device = "cpu"
 ) -> dict[str, Any]:
@@ -91,7 +99,7 @@ def load_checkpoint(
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}; train one with 'vae-tutorial train'")
-    if not zipfile.is_zipfile(path):
+    if not _is_zip(path):
         raise CheckpointError(
             f"{path} is not a readable checkpoint: it is truncated, corrupt, or not a file "
             "written by 'vae-tutorial train'; resume from an earlier checkpoint or train again"
