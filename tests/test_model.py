@@ -77,3 +77,15 @@ def test_wrong_latent_size_is_refused(model: VAE) -> None:
 def test_invalid_configs_are_refused(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         VAEConfig(**kwargs)
+
+
+def test_public_api_is_exported() -> None:
+    import vae_tutorial
+    from vae_tutorial import decode, encode
+
+    for name in ("VAE", "encode", "decode", "calc_elbo", "log_likelihood", "sample"):
+        assert name in vae_tutorial.__all__ and hasattr(vae_tutorial, name)
+    model, x = VAE(latent_dim=3), torch.rand(2, 1, 28, 28)
+    torch.testing.assert_close(encode(model, x)[0], model.encode(x)[0])
+    z = torch.zeros(2, 3)
+    torch.testing.assert_close(decode(model, z), model.decode(z))

@@ -23,7 +23,7 @@ from .checkpoint import load_model
 from .data import load_mnist
 from .elbo import ELBO, bits_per_dim, calc_elbo, log_likelihood
 from .errors import CheckpointError, DataError, InputError, TrainingDivergedError
-from .model import VAE, VAEConfig
+from .model import VAE, VAEConfig, decode, encode
 from .reproducibility import set_seed
 from .sampling import Samples, interpolate, reconstruct, sample
 from .train import TrainConfig, train
@@ -41,6 +41,8 @@ __all__ = [
     "__version__",
     "bits_per_dim",
     "calc_elbo",
+    "decode",
+    "encode",
     "interpolate",
     "load_mnist",
     "load_model",

@@ -161,6 +161,16 @@ class VAE(nn.Module):
         return self.decode(z), mu, logvar
 
 
+def encode(model: VAE, x: Tensor) -> tuple[Tensor, Tensor]:
+    """Function form of `VAE.encode`: x (B,1,28,28) -> mu (B,D), logvar (B,D) of q(z|x)."""
+    return model.encode(x)
+
+
+def decode(model: VAE, z: Tensor) -> Tensor:
+    """Function form of `VAE.decode`: z (..., D) -> Bernoulli logits (..., 1, 28, 28)."""
+    return model.decode(z)
+
+
 def reparameterize(
     mu: Tensor,
     logvar: Tensor,
