@@ -10,9 +10,19 @@ STAMP  := $(VENV)/.installed-stamp
 TORCH  := torch==2.14.1 torchvision==0.29.1
 JB     := $(BIN)/jupyter-book build . --all -W -n --keep-going
 
-.PHONY: install book test lint test-package test-notebooks test-site clean
+SYSTEM_PACKAGES := dataset-fashion-mnist
 
-install: $(STAMP)
+.PHONY: install system-packages book test lint test-package test-notebooks test-site clean
+
+install: $(STAMP) system-packages
+
+# Fashion-MNIST comes from Debian's dataset-fashion-mnist where apt is available and we
+# are root; elsewhere vae_tutorial downloads it on first use.
+system-packages:
+	@if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null \
+	    && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES); \
+	fi
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

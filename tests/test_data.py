@@ -15,6 +15,8 @@ from vae_tutorial.data import (
     MNIST_SHA256,
     BinarizedBatches,
     fixed_binarization,
+    load_fashion_mnist,
+    parse_idx,
     resolve_data_dir,
 )
 
@@ -155,3 +157,35 @@ def test_batches_refuse_bad_arguments() -> None:
         BinarizedBatches(torch.rand(10, 28, 28), 4)
     with pytest.raises(ValueError, match="batch_size"):
         BinarizedBatches(torch.zeros(10, 28, 28, dtype=torch.uint8), 0)
+
+
+def test_fashion_mnist_loads_from_the_system_package(tmp_path: Path) -> None:
+    train = load_fashion_mnist("train", tmp_path / "empty-root", download=False)
+    test = load_fashion_mnist("test", tmp_path / "empty-root", download=False)
+    assert train.images.shape == (60_000, 28, 28) and test.images.shape == (10_000, 28, 28)
+    assert train.images.dtype == torch.uint8 and set(test.labels.unique().tolist()) == set(
+        range(10)
+    )
+    assert not torch.equal(test.images, load_mnist("test").images)
+
+
+def test_corrupt_gzip_in_the_data_root_is_refused(tmp_path: Path) -> None:
+    raw = tmp_path / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    source = Path("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz").read_bytes()
+    (raw / "t10k-labels-idx1-ubyte.gz").write_bytes(source[: len(source) // 2])
+    shutil.copy("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", raw)
+    with pytest.raises(
+        DataError,
+        match=r"t10k-labels-idx1-ubyte.gz is corrupt or truncated.*--dataset fashion-mnist",
+    ):
+        load_fashion_mnist("test", tmp_path)
+
+
+def test_parse_idx_refuses_inconsistent_files() -> None:
+    header = bytes([0, 0, 8, 1]) + (5).to_bytes(4, "big")
+    assert parse_idx(header + bytes(range(5))).tolist() == [0, 1, 2, 3, 4]
+    with pytest.raises(DataError, match="header promises"):
+        parse_idx(header + bytes(4))
+    with pytest.raises(DataError, match="not an idx file"):
+        parse_idx(b"PK\x03\x04")

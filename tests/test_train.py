@@ -201,3 +201,22 @@ def test_config_files_and_validation(tmp_path: Path) -> None:
             TrainConfig(**bad)
     with pytest.raises(ValueError, match="unknown device"):
         train(TrainConfig(device="tpu"), tmp_path / "x", progress=False)
+
+
+def test_training_on_fashion_mnist(tmp_path: Path) -> None:
+    config = TrainConfig(**{**TINY, "dataset": "fashion-mnist"})
+    result = train(config, tmp_path, progress=False)
+    assert load_checkpoint(result.checkpoint)["train_config"]["dataset"] == "fashion-mnist"
+    with pytest.raises(ValueError, match="dataset must be one of mnist, fashion-mnist"):
+        TrainConfig(dataset="cifar")
+
+
+def test_resuming_a_checkpoint_written_before_a_config_field_existed(tmp_path: Path) -> None:
+    train(TrainConfig(**TINY), tmp_path, progress=False)
+    ckpt = load_checkpoint(tmp_path / "checkpoint.pt")
+    del ckpt["train_config"]["dataset"]
+    save_checkpoint(
+        tmp_path / "checkpoint.pt", {k: v for k, v in ckpt.items() if not k.startswith("format")}
+    )
+    resumed = train(TrainConfig(**{**TINY, "epochs": 2}), tmp_path, resume=True, progress=False)
+    assert resumed.history.epochs["epoch"] == [0, 1]

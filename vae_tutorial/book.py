@@ -32,6 +32,7 @@ class BookSizes:
 
     train_subset: training images for chapter runs (None = all 60,000).
     epochs: epochs of a chapter's own training runs.
+    sweep_epochs: epochs of each run of a sweep (chapter 9).
     test_images: test images for evaluations.
     k: importance samples for log-likelihood estimates.
     """
@@ -39,12 +40,15 @@ class BookSizes:
     quick: bool
     train_subset: int | None
     epochs: int
+    sweep_epochs: int
     test_images: int
     k: int
 
 
-FULL = BookSizes(quick=False, train_subset=None, epochs=3, test_images=10_000, k=1000)
-QUICK = BookSizes(quick=True, train_subset=2048, epochs=1, test_images=500, k=100)
+FULL = BookSizes(
+    quick=False, train_subset=None, epochs=3, sweep_epochs=1, test_images=10_000, k=1000
+)
+QUICK = BookSizes(quick=True, train_subset=2048, epochs=1, sweep_epochs=1, test_images=500, k=100)
 
 
 def sizes() -> BookSizes:

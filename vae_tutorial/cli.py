@@ -118,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=nonneg_int)
     t.add_argument("--beta", type=nonneg_float, help="KL weight")
     t.add_argument("--warmup-epochs", type=nonneg_float, help="epochs of linear KL warm-up")
+    t.add_argument("--dataset", choices=["mnist", "fashion-mnist"], help="default: mnist")
     t.add_argument("--subset", type=positive_int, help="use only the first N training images")
     t.add_argument("--eval-images", type=positive_int, help="test images for the per-epoch ELBO")
     t.add_argument("--checkpoint-every", type=positive_int, help="steps between checkpoints")
@@ -174,7 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--data-dir", type=Path, default=None)
     x.add_argument("--no-progress", action="store_true")
 
-    d = sub.add_parser("download", help="fetch MNIST (replacing files that fail their checksum)")
+    d = sub.add_parser(
+        "download", help="fetch a dataset (replacing files that fail their checksum)"
+    )
+    d.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default="mnist")
     d.add_argument("--data-dir", type=Path, default=None)
     return parser
 
@@ -192,6 +196,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             "seed",
             "beta",
             "warmup_epochs",
+            "dataset",
             "subset",
             "eval_images",
             "checkpoint_every",
@@ -225,11 +230,13 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
-def _test_images(data_dir: Path | None, n: int | None):
-    from .data import fixed_binarization, load_mnist
+def _test_images(checkpoint: Path, data_dir: Path | None, n: int | None):
+    """The fixed-binarized test images of the dataset the checkpoint was trained on."""
+    from .checkpoint import load_checkpoint
+    from .data import fixed_binarization, load_dataset
 
-    test = load_mnist("test", data_dir)
-    return fixed_binarization(test.images[:n])
+    dataset = (load_checkpoint(checkpoint).get("train_config") or {}).get("dataset", "mnist")
+    return fixed_binarization(load_dataset(dataset, "test", data_dir).images[:n])
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -237,7 +244,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate
 
     model = load_model(args.checkpoint, args.device or "cpu")
-    x = _test_images(args.data_dir, args.n_images)
+    x = _test_images(args.checkpoint, args.data_dir, args.n_images)
     result = evaluate(model, x, k=args.k, batch_size=args.batch_size, progress=not args.no_progress)
     print(
         f"test ELBO {result.elbo:.2f} nats (log p(x|z) {result.recon_ll:.2f}, KL {result.kl:.2f}) "
@@ -276,7 +283,7 @@ def _interpolate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     from .sampling import interpolate
 
     model = load_model(args.checkpoint, args.device or "cpu")
-    x = _test_images(args.data_dir, None)
+    x = _test_images(args.checkpoint, args.data_dir, None)
     for flag, index in (("--from-index", args.from_index), ("--to-index", args.to_index)):
         if index >= x.shape[0]:
             parser.error(f"{flag} {index} is out of range: the test set has {x.shape[0]} images")
@@ -314,9 +321,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _interpolate(args, sub)
         if args.command == "export":
             return _export(args)
-        from .data import download_mnist
+        from .data import download
 
-        print(f"MNIST is in {download_mnist(args.data_dir)}")
+        print(f"{args.dataset} is in {download(args.data_dir, args.dataset)}")
         return 0
     except (VAETutorialError, OSError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

@@ -1,8 +1,10 @@
-"""MNIST as in-memory uint8 tensors, checked against known checksums, and binarized batches.
+"""MNIST and Fashion-MNIST as in-memory uint8 tensors, checksummed, and binarized batches.
 
 Holds where the data lives (`resolve_data_dir`: the `--data-dir` flag, else the
 `VAE_TUTORIAL_DATA` environment variable, else a per-user cache folder), `load_mnist`
-(download when missing, SHA-256 check on first use, result cached), `binarize` and
+and `load_fashion_mnist` (download when missing, SHA-256 check on first use, result
+cached; Fashion-MNIST is also found where Debian's dataset-fashion-mnist puts it),
+`binarize` and
 `BinarizedBatches`, the training iterator: the whole dataset stays one uint8 tensor and
 each batch is gathered, scaled and binarized in one vectorized step (no per-item Python
 transforms, no DataLoader workers).
@@ -13,12 +15,14 @@ binarized once with a fixed seed (`TEST_BINARIZATION_SEED`) so that numbers comp
 across runs. Every random draw here is a function of (seed, epoch, step) only, so a run
 resumed mid-epoch sees exactly the batches an uninterrupted run sees.
 
-It does not hold the model or training. Reference: LeCun et al. (1998); on binarization,
-Salakhutdinov & Murray (2008) and Burda et al. (2016), section 5.
+It does not hold the model or training. References: LeCun et al. (1998); Xiao et al.
+(2017), Fashion-MNIST; on binarization, Salakhutdinov & Murray (2008) and Burda et al.
+(2016), section 5.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -37,18 +41,55 @@ DATA_ENV_VAR = "VAE_TUTORIAL_DATA"
 CACHE_ENV_VAR = "VAE_TUTORIAL_CACHE"
 TEST_BINARIZATION_SEED = 20160101
 
-# SHA-256 of the four uncompressed idx files, as torchvision lays them out in MNIST/raw/.
-MNIST_SHA256: dict[str, str] = {
-    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-}
 SPLIT_FILES: dict[str, tuple[str, str]] = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 Split = Literal["train", "test"]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Where an idx-format dataset lives and what its files must hash to.
+
+    folder: the torchvision layout under the data root, <root>/<folder>/raw/.
+    sha256: SHA-256 of each file's *uncompressed* content, so a gzipped copy and an
+        extracted one check alike.
+    system_dirs: read-only folders a system package may provide (gzipped files allowed).
+    """
+
+    name: str
+    folder: str
+    torchvision_class: str
+    sha256: dict[str, str]
+    system_dirs: tuple[str, ...] = ()
+
+
+MNIST_SPEC = DatasetSpec(
+    name="mnist",
+    folder="MNIST",
+    torchvision_class="MNIST",
+    sha256={
+        "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",  # noqa: E501
+        "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",  # noqa: E501
+        "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",  # noqa: E501
+        "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",  # noqa: E501
+    },
+)
+FASHION_MNIST_SPEC = DatasetSpec(
+    name="fashion-mnist",
+    folder="FashionMNIST",
+    torchvision_class="FashionMNIST",
+    sha256={
+        "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",  # noqa: E501
+        "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",  # noqa: E501
+        "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",  # noqa: E501
+        "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",  # noqa: E501
+    },
+    system_dirs=("/usr/share/datasets/fashion-mnist",),  # Debian: dataset-fashion-mnist
+)  # hashes of the decompressed files of Debian's dataset-fashion-mnist 0.0~git20200523
+DATASETS = {spec.name: spec for spec in (MNIST_SPEC, FASHION_MNIST_SPEC)}
+MNIST_SHA256 = MNIST_SPEC.sha256
 
 
 def cache_dir() -> Path:
@@ -62,7 +103,8 @@ def cache_dir() -> Path:
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     """The data root: `data_dir` if given, else $VAE_TUTORIAL_DATA, else <cache>/data.
 
-    The root is the folder that holds `MNIST/raw/`, as for torchvision.datasets.MNIST.
+    The root is the folder that holds `MNIST/raw/` (and `FashionMNIST/raw/`), as for
+    torchvision.datasets.
     """
     if data_dir is not None:
         return Path(data_dir).expanduser()
@@ -71,24 +113,42 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     return cache_dir() / "data"
 
 
-def _raw_dir(root: Path) -> Path:
-    return root / "MNIST" / "raw"
+def _raw_dir(root: Path, spec: DatasetSpec = MNIST_SPEC) -> Path:
+    return root / spec.folder / "raw"
+
+
+def _read(path: Path) -> bytes:
+    """The file's content, decompressed when it ends in .gz."""
+    data = path.read_bytes()
+    if path.suffix != ".gz":
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError) as exc:
+        raise DataError(f"{path} is not a readable gzip file ({exc})") from exc
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return hashlib.sha256(_read(path)).hexdigest()
 
 
-def _refetch_hint(root: Path) -> str:
-    return f"vae-tutorial download --data-dir {root}"
+def _refetch_hint(root: Path, spec: DatasetSpec = MNIST_SPEC) -> str:
+    flag = "" if spec is MNIST_SPEC else f" --dataset {spec.name}"
+    return f"vae-tutorial download{flag} --data-dir {root}"
 
 
-def verify_mnist_files(root: Path, names: tuple[str, ...]) -> None:
-    """Check each raw file against `MNIST_SHA256`, remembering files already verified.
+def _find(root: Path, spec: DatasetSpec, name: str) -> Path | None:
+    """The first of <root>/<folder>/raw/NAME[.gz], then each system folder's NAME[.gz]."""
+    folders = [_raw_dir(root, spec), *map(Path, spec.system_dirs)]
+    for folder in folders:
+        for candidate in (folder / name, folder / f"{name}.gz"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def verify_files(root: Path, paths: dict[str, Path], spec: DatasetSpec = MNIST_SPEC) -> None:
+    """Check files against `spec.sha256`, remembering files already verified.
 
     A file verified once is not hashed again while its size and modification time stay
     the same (the record lives in <cache>/verified-files.json).
@@ -102,16 +162,20 @@ def verify_mnist_files(root: Path, names: tuple[str, ...]) -> None:
     except (OSError, ValueError):
         record = {}
     changed = False
-    for name in names:
-        path = (_raw_dir(root) / name).resolve()
+    for name, path in paths.items():
+        path = path.resolve()
         stat = path.stat()
-        stamp = [stat.st_size, stat.st_mtime_ns, MNIST_SHA256[name]]
+        stamp = [stat.st_size, stat.st_mtime_ns, spec.sha256[name]]
         if record.get(str(path)) == stamp:
             continue
-        if _sha256(path) != MNIST_SHA256[name]:
+        try:
+            ok = _sha256(path) == spec.sha256[name]
+        except DataError:
+            ok = False
+        if not ok:
             raise DataError(
                 f"{path} is corrupt or truncated ({stat.st_size} bytes, SHA-256 does not match); "
-                f"fetch it again with: {_refetch_hint(root)}"
+                f"fetch it again with: {_refetch_hint(root, spec)}"
             )
         record[str(path)] = stamp
         changed = True
@@ -125,41 +189,62 @@ def verify_mnist_files(root: Path, names: tuple[str, ...]) -> None:
             pass  # a read-only cache only costs a re-hash next time
 
 
-def download_mnist(data_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Fetch MNIST into the data root (replacing files that fail their checksum).
-
-    Returns the root. Raises DataError when offline, naming the folder and the files.
+def download(data_dir: str | os.PathLike[str] | None = None, dataset: str = "mnist") -> Path:
+    """Fetch a dataset into the data root with torchvision, replacing files that fail their
+    checksum. Returns the root. Raises DataError when offline, naming the folder and files.
     """
     import torchvision
 
+    spec = DATASETS[dataset]
     root = resolve_data_dir(data_dir)
-    raw = _raw_dir(root)
-    for name in MNIST_SHA256:
+    raw = _raw_dir(root, spec)
+    for name in spec.sha256:
         path = raw / name
-        if path.exists() and _sha256(path) != MNIST_SHA256[name]:
+        if path.exists() and _sha256(path) != spec.sha256[name]:
             path.unlink()
     try:
         for train in (True, False):
-            torchvision.datasets.MNIST(str(root), train=train, download=True)
+            getattr(torchvision.datasets, spec.torchvision_class)(
+                str(root), train=train, download=True
+            )
     except Exception as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(_missing_message(root, f"the download failed: {first_line}")) from exc
-    verify_mnist_files(root, tuple(MNIST_SHA256))
+        raise DataError(_missing_message(root, spec, f"the download failed: {first_line}")) from exc
+    verify_files(root, {name: raw / name for name in spec.sha256}, spec)
     return root
 
 
-def _missing_message(root: Path, reason: str) -> str:
+def download_mnist(data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Fetch MNIST into the data root (see `download`)."""
+    return download(data_dir, "mnist")
+
+
+def _missing_message(root: Path, spec: DatasetSpec, reason: str) -> str:
+    where = _raw_dir(root, spec)
+    extra = f" (or {', '.join(spec.system_dirs)})" if spec.system_dirs else ""
     return (
-        f"MNIST not found in {_raw_dir(root)}: {reason}. Expected the files "
-        f"{', '.join(MNIST_SHA256)} there. Point --data-dir or the {DATA_ENV_VAR} "
-        f"environment variable at the folder that holds MNIST/raw/, or run "
-        f"'{_refetch_hint(root)}' with internet access."
+        f"{spec.folder} not found in {where}{extra}: {reason}. Expected the files "
+        f"{', '.join(spec.sha256)} there. Point --data-dir or the {DATA_ENV_VAR} "
+        f"environment variable at the folder that holds {spec.folder}/raw/, or run "
+        f"'{_refetch_hint(root, spec)}' with internet access."
     )
+
+
+def parse_idx(data: bytes) -> Tensor:
+    """Decode an idx file of unsigned bytes (LeCun's format) into a uint8 tensor."""
+    if len(data) < 4 or data[2] != 0x08:
+        raise DataError("not an idx file of unsigned bytes")
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    body = data[4 + 4 * ndim :]
+    if len(body) != int(np.prod(dims)):
+        raise DataError(f"idx body has {len(body)} bytes, its header promises {dims}")
+    return torch.frombuffer(bytearray(body), dtype=torch.uint8).reshape(dims)
 
 
 @dataclass(frozen=True)
 class MNIST:
-    """One split of MNIST in memory: images (N, 28, 28) uint8 in 0..255, labels (N,) int64."""
+    """One split of an MNIST-like dataset in memory: images (N, 28, 28) uint8, labels (N,) int64."""
 
     images: Tensor
     labels: Tensor
@@ -168,35 +253,56 @@ class MNIST:
         return self.images.shape[0]
 
 
+def load_dataset(
+    name: str = "mnist",
+    split: Split = "train",
+    data_dir: str | os.PathLike[str] | None = None,
+    download_missing: bool = True,
+) -> MNIST:
+    """Load one split of "mnist" or "fashion-mnist" as uint8 tensors.
+
+    Files are looked up in <root>/<folder>/raw/ (plain or gzipped), then in the dataset's
+    system folders, and downloaded into the root when missing and `download_missing`.
+
+    Raises:
+        DataError: the files are missing and cannot be downloaded, or fail their checksum.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got {name!r}")
+    if split not in SPLIT_FILES:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    spec = DATASETS[name]
+    root = resolve_data_dir(data_dir)
+    names = SPLIT_FILES[split]
+    paths = {n: _find(root, spec, n) for n in names}
+    missing = [n for n, p in paths.items() if p is None]
+    if missing:
+        if not download_missing:
+            raise DataError(_missing_message(root, spec, f"missing {', '.join(missing)}"))
+        download(root, name)
+        paths = {n: _raw_dir(root, spec) / n for n in names}
+    found = {n: p for n, p in paths.items() if p is not None}
+    verify_files(root, found, spec)
+    images, labels = (parse_idx(_read(found[n])) for n in names)
+    return MNIST(images, labels.long())
+
+
 def load_mnist(
     split: Split = "train",
     data_dir: str | os.PathLike[str] | None = None,
     download: bool = True,
 ) -> MNIST:
-    """Load one split of MNIST as uint8 tensors, downloading it first when missing.
+    """Load one split of MNIST (60,000 train or 10,000 test images), see `load_dataset`."""
+    return load_dataset("mnist", split, data_dir, download)
 
-    Args:
-        split: "train" (60,000 images) or "test" (10,000 images).
-        data_dir: the data root (see `resolve_data_dir`).
-        download: fetch the files when they are missing.
 
-    Raises:
-        DataError: the files are missing and cannot be downloaded, or fail their checksum.
-    """
-    from torchvision.datasets.mnist import read_image_file, read_label_file
-
-    if split not in SPLIT_FILES:
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    root = resolve_data_dir(data_dir)
-    names = SPLIT_FILES[split]
-    missing = [n for n in names if not (_raw_dir(root) / n).is_file()]
-    if missing:
-        if not download:
-            raise DataError(_missing_message(root, f"missing {', '.join(missing)}"))
-        download_mnist(root)
-    verify_mnist_files(root, names)
-    images_file, labels_file = (str(_raw_dir(root) / n) for n in names)
-    return MNIST(read_image_file(images_file), read_label_file(labels_file).long())
+def load_fashion_mnist(
+    split: Split = "train",
+    data_dir: str | os.PathLike[str] | None = None,
+    download: bool = True,
+) -> MNIST:
+    """Load one split of Fashion-MNIST (Xiao et al. 2017), see `load_dataset`."""
+    return load_dataset("fashion-mnist", split, data_dir, download)
 
 
 def to_unit_interval(images: Tensor) -> Tensor:

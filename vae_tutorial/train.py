@@ -39,7 +39,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .checkpoint import atomic_write, load_checkpoint, model_from_checkpoint, save_checkpoint
-from .data import BinarizedBatches, fixed_binarization, load_mnist
+from .data import DATASETS, BinarizedBatches, fixed_binarization, load_dataset
 from .elbo import calc_elbo
 from .errors import CheckpointError, TrainingDivergedError
 from .evaluate import evaluate_elbo
@@ -61,7 +61,8 @@ class TrainConfig:
         annealed to 0 over the run), seed.
     Objective: beta, the KL weight; warmup_epochs, over which the KL weight rises linearly
         from 0 to beta (0 = no warm-up).
-    Data: subset, use only the first N training images (None = all 60,000);
+    Data: dataset, "mnist" or "fashion-mnist"; subset, use only the first N training
+        images (None = all 60,000);
         eval_images, test images for the per-epoch test ELBO (None = all 10,000).
     Run: device ("cpu", "cuda", "cuda:1", "mps"); checkpoint_every, steps between
         checkpoints (the most work a kill can lose).
@@ -78,6 +79,7 @@ class TrainConfig:
     seed: int = 0
     beta: float = 1.0
     warmup_epochs: float = 0.0
+    dataset: str = "mnist"
     subset: int | None = None
     eval_images: int | None = None
     device: str = "cpu"
@@ -98,6 +100,7 @@ class TrainConfig:
             (self.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {LR_SCHEDULES}"),
             (self.beta >= 0 and math.isfinite(self.beta), "beta must be non-negative"),
             (self.warmup_epochs >= 0, "warmup_epochs must be non-negative"),
+            (self.dataset in DATASETS, f"dataset must be one of {', '.join(DATASETS)}"),
             (self.subset is None or self.subset >= 1, "subset must be at least 1"),
             (self.eval_images is None or self.eval_images >= 1, "eval_images must be at least 1"),
             (self.checkpoint_every >= 1, "checkpoint_every must be at least 1"),
@@ -255,7 +258,7 @@ def train(
     resume: bool = False,
     progress: bool = True,
 ) -> TrainResult:
-    """Train a VAE on dynamically binarized MNIST and checkpoint it under `out_dir`.
+    """Train a VAE on dynamically binarized (Fashion-)MNIST and checkpoint it under `out_dir`.
 
     Args:
         config: the run's numbers.
@@ -283,8 +286,8 @@ def train(
     for stale in out_dir.glob(f".{CHECKPOINT_NAME}.*.tmp"):
         stale.unlink()  # left by a run killed while writing; the checkpoint itself is intact
     set_seed(config.seed)
-    train_set = load_mnist("train", data_dir)
-    test_set = load_mnist("test", data_dir)
+    train_set = load_dataset(config.dataset, "train", data_dir)
+    test_set = load_dataset(config.dataset, "test", data_dir)
     images = train_set.images[: config.subset] if config.subset else train_set.images
     x_test = fixed_binarization(test_set.images[: config.eval_images])
     batches = BinarizedBatches(images, config.batch_size, shuffle=True, seed=config.seed)
@@ -411,7 +414,8 @@ def _adam(model: nn.Module, lr: float) -> torch.optim.Adam:
 def _check_resumable(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
     mutable = {"epochs", "device"}
     current = config.to_dict()
-    diffs = [k for k in current if k not in mutable and saved.get(k) != current[k]]
+    saved = TrainConfig.from_dict(saved).to_dict()  # fields added since get their defaults
+    diffs = [k for k in current if k not in mutable and saved[k] != current[k]]
     if diffs:
         listing = ", ".join(f"{k}: {saved.get(k)!r} -> {current[k]!r}" for k in diffs)
         raise CheckpointError(
