@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+import uuid
 from pathlib import Path
 
 import nbformat
@@ -24,6 +25,7 @@ TEXT_MIMES = ("text/plain",)
 
 def keep_checked_outputs(nb: nbformat.NotebookNode) -> None:
     for cell in nb.cells:
+        cell.setdefault("id", uuid.uuid4().hex[:8])  # cells added by hand may lack one
         cell.metadata.pop("execution", None)
         if cell.cell_type != "code":
             continue

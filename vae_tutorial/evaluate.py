@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .data import seeded_generator
 from .elbo import ELBO, LatentVariableModel, bits_per_dim, calc_elbo, log_likelihood

@@ -36,7 +36,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .checkpoint import atomic_write, load_checkpoint, model_from_checkpoint, save_checkpoint
 from .data import DATASETS, BinarizedBatches, fixed_binarization, load_dataset
