@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import ipywidgets as widgets
 import torch
 from ipywidgets.widgets.widget_link import Link
@@ -18,8 +20,11 @@ def _model() -> VAE:
 
 def _links(root: widgets.Widget) -> list[Link]:
     ids = {w.model_id for w in _walk(root)}
+    with warnings.catch_warnings():  # the registry of live widgets is deprecated API
+        warnings.simplefilter("ignore", DeprecationWarning)
+        registry = dict(widgets.Widget.widgets)
     return [
-        w for w in widgets.Widget.widgets.values()
+        w for w in registry.values()
         if isinstance(w, Link) and w.source[0].model_id in ids
     ]  # fmt: skip
 
