@@ -230,21 +230,22 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
-def _test_images(checkpoint: Path, data_dir: Path | None, n: int | None):
-    """The fixed-binarized test images of the dataset the checkpoint was trained on."""
-    from .checkpoint import load_checkpoint
+def _model_and_test_images(args: argparse.Namespace, n: int | None):
+    """The checkpoint's model (eval mode) and the fixed-binarized test images of the
+    dataset it was trained on, reading the checkpoint once."""
+    from .checkpoint import load_checkpoint, model_from_checkpoint
     from .data import fixed_binarization, load_dataset
 
-    dataset = (load_checkpoint(checkpoint).get("train_config") or {}).get("dataset", "mnist")
-    return fixed_binarization(load_dataset(dataset, "test", data_dir).images[:n])
+    ckpt = load_checkpoint(args.checkpoint)
+    model = model_from_checkpoint(ckpt, args.checkpoint).to(args.device or "cpu").eval()
+    dataset = (ckpt.get("train_config") or {}).get("dataset", "mnist")
+    return model, fixed_binarization(load_dataset(dataset, "test", args.data_dir).images[:n])
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from .checkpoint import load_model
     from .evaluate import evaluate
 
-    model = load_model(args.checkpoint, args.device or "cpu")
-    x = _test_images(args.checkpoint, args.data_dir, args.n_images)
+    model, x = _model_and_test_images(args, args.n_images)
     result = evaluate(model, x, k=args.k, batch_size=args.batch_size, progress=not args.no_progress)
     print(
         f"test ELBO {result.elbo:.2f} nats (log p(x|z) {result.recon_ll:.2f}, KL {result.kl:.2f}) "
@@ -278,12 +279,10 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _interpolate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .checkpoint import load_model
     from .plotting import save_image_grid
     from .sampling import interpolate
 
-    model = load_model(args.checkpoint, args.device or "cpu")
-    x = _test_images(args.checkpoint, args.data_dir, None)
+    model, x = _model_and_test_images(args, None)
     for flag, index in (("--from-index", args.from_index), ("--to-index", args.to_index)):
         if index >= x.shape[0]:
             parser.error(f"{flag} {index} is out of range: the test set has {x.shape[0]} images")
