@@ -12,7 +12,7 @@ from vae_tutorial import DataError, load_mnist
 from vae_tutorial import data as data_module
 from vae_tutorial.data import (
     DATA_ENV_VAR,
-    MNIST_SHA256,
+    MNIST_SPEC,
     BinarizedBatches,
     fixed_binarization,
     load_fashion_mnist,
@@ -113,7 +113,7 @@ def test_checksums_are_cached_until_the_file_changes(
 
 
 def test_known_checksums_cover_the_four_files() -> None:
-    assert len(MNIST_SHA256) == 4 and all(len(h) == 64 for h in MNIST_SHA256.values())
+    assert len(MNIST_SPEC.sha256) == 4 and all(len(h) == 64 for h in MNIST_SPEC.sha256.values())
 
 
 def test_dynamic_binarization_redraws_each_epoch_and_is_reproducible() -> None:

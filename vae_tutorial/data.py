@@ -89,7 +89,6 @@ FASHION_MNIST_SPEC = DatasetSpec(
     system_dirs=("/usr/share/datasets/fashion-mnist",),  # Debian: dataset-fashion-mnist
 )  # hashes of the decompressed files of Debian's dataset-fashion-mnist 0.0~git20200523
 DATASETS = {spec.name: spec for spec in (MNIST_SPEC, FASHION_MNIST_SPEC)}
-MNIST_SHA256 = MNIST_SPEC.sha256
 
 
 def cache_dir() -> Path:
@@ -212,11 +211,6 @@ def download(data_dir: str | os.PathLike[str] | None = None, dataset: str = "mni
         raise DataError(_missing_message(root, spec, f"the download failed: {first_line}")) from exc
     verify_files(root, {name: raw / name for name in spec.sha256}, spec)
     return root
-
-
-def download_mnist(data_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Fetch MNIST into the data root (see `download`)."""
-    return download(data_dir, "mnist")
 
 
 def _missing_message(root: Path, spec: DatasetSpec, reason: str) -> str:
