@@ -10,19 +10,42 @@ STAMP  := $(VENV)/.installed-stamp
 TORCH  := torch==2.14.1 torchvision==0.29.1
 JB     := $(BIN)/jupyter-book build . --all -W -n --keep-going
 
-SYSTEM_PACKAGES := dataset-fashion-mnist
+SYSTEM_PACKAGES := dataset-fashion-mnist chromium
 
-.PHONY: install system-packages book test lint test-package test-notebooks test-site clean
+# JavaScript the site serves itself, from the npm packages pinned in package-lock.json:
+# RequireJS + the ipywidgets HTML manager (widgets without a kernel) and MathJax 3 with
+# its fonts. `html_static_path` in _config.yml points at $(ASSETS), so Sphinx copies it
+# into _build/html/_static/.
+ASSETS       := _build/site-assets
+ASSETS_STAMP := $(ASSETS)/.stamp
+WIDGETS_DIST := node_modules/@jupyter-widgets/html-manager/dist
 
-install: $(STAMP) system-packages
+.PHONY: install system-packages site-assets book test lint test-package test-notebooks \
+	test-browser test-site clean
 
-# Fashion-MNIST comes from Debian's dataset-fashion-mnist where apt is available and we
-# are root; elsewhere vae_tutorial downloads it on first use.
+install: $(STAMP) system-packages site-assets
+
+# Fashion-MNIST (Debian's dataset-fashion-mnist) and the browser of the site tests
+# (Debian's chromium), installed where apt is available and we are root; elsewhere
+# vae_tutorial downloads Fashion-MNIST on first use and the browser tests say what to install.
 system-packages:
-	@if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null \
-	    && [ "$$(id -u)" = 0 ]; then \
+	@if { [ ! -d /usr/share/datasets/fashion-mnist ] || [ ! -x /usr/bin/chromium ]; } \
+	    && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES); \
 	fi
+
+site-assets: $(ASSETS_STAMP)
+
+$(ASSETS_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	rm -rf $(ASSETS)
+	mkdir -p $(ASSETS)/vendor/html-manager
+	cp node_modules/requirejs/require.js $(ASSETS)/vendor/
+	cp $(WIDGETS_DIST)/embed-amd.js $(WIDGETS_DIST)/*.woff2 $(WIDGETS_DIST)/*.woff \
+	   $(WIDGETS_DIST)/*.ttf $(WIDGETS_DIST)/*.eot $(WIDGETS_DIST)/*.svg $(ASSETS)/vendor/html-manager/
+	cp -r node_modules/mathjax/es5 $(ASSETS)/vendor/mathjax
+	cp node_modules/mathjax/LICENSE $(ASSETS)/vendor/mathjax/
+	touch $@
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,7 +61,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 test-package: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --ignore=tests/browser
 
 test-notebooks: install
 	VAE_BOOK_QUICK=1 $(BIN)/python -m pytest --nbval-lax book/ -p no:cacheprovider
@@ -46,7 +69,13 @@ test-notebooks: install
 test-site: install
 	VAE_BOOK_QUICK=1 $(JB) --path-output _build/quick
 
-test: lint test-package test-notebooks test-site
+# Real-browser tests of the site that test-site has just built (Debian chromium + Playwright);
+# `make test-browser SITE_DIR=_build/html` tests the full build instead.
+SITE_DIR ?= _build/quick/_build/html
+test-browser: install
+	SITE_DIR=$(SITE_DIR) $(BIN)/python -m pytest tests/browser -p no:cacheprovider
+
+test: lint test-package test-notebooks test-site test-browser
 
 clean:
-	rm -rf $(VENV) _build runs .pytest_cache .ruff_cache
+	rm -rf $(VENV) _build runs node_modules .pytest_cache .ruff_cache

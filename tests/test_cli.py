@@ -96,6 +96,8 @@ def test_every_command_has_help(command: str) -> None:
         (["train", "--batch-size", "0"], "--batch-size: expected a positive integer"),
         (["train", "--lr", "nan"], "--lr: expected a positive number"),
         (["train", "--device", "tpu"], "--device: unknown device 'tpu'"),
+        (["train", "--iwae-samples", "0"], "--iwae-samples: expected a positive integer"),
+        (["train", "--iwae-samples", "5", "--beta", "0.5"], "iwae_samples > 1 trains the IWAE"),
         (["train", "--out", "/proc/version/x"], "--out: cannot write to /proc/version/x"),
         (["train", "--config", "missing.toml"], "--config: no such file"),
         (["evaluate"], "the following arguments are required: --checkpoint"),

@@ -54,6 +54,39 @@ def test_kl_warmup_schedule() -> None:
     assert VAEObjective(beta=0.5).beta_at(0) == 0.5
 
 
+def test_iwae_objective_matches_torch_distributions() -> None:
+    torch.manual_seed(3)
+    model = VAE(latent_dim=4)
+    x = torch.bernoulli(torch.full((6, 1, 28, 28), 0.3))
+    k = 7
+    torch.manual_seed(11)
+    loss, metrics = VAEObjective(iwae_samples=k)(model, x, step=0)
+    torch.manual_seed(11)
+    with torch.no_grad():
+        mu, logvar = model.encode(x)
+        std = torch.exp(0.5 * logvar)
+        z = mu + std * torch.randn(k, *mu.shape)  # (k, B, D), the same draws
+        prior = torch.distributions.Normal(0.0, 1.0)
+        posterior = torch.distributions.Normal(mu, std)
+        logits = model.decode(z.flatten(0, 1)).view(k, 6, -1)
+        log_px_z = torch.distributions.Bernoulli(logits=logits).log_prob(x.view(1, 6, -1)).sum(-1)
+        log_w = log_px_z + prior.log_prob(z).sum(-1) - posterior.log_prob(z).sum(-1)  # (k, B)
+        bound = torch.logsumexp(log_w, 0) - torch.log(torch.tensor(float(k)))
+    torch.testing.assert_close(loss.detach(), -bound.mean(), rtol=1e-5, atol=1e-4)
+    assert metrics["iwae"] == pytest.approx(bound.mean().item(), abs=1e-3)
+    assert metrics["elbo"] == pytest.approx(log_w.mean().item(), abs=1e-3)
+    assert metrics["iwae"] >= metrics["elbo"]
+    loss.backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def test_iwae_objective_refuses_a_kl_weight() -> None:
+    with pytest.raises(ValueError, match=r"iwae_samples > 1 .* set beta = 1"):
+        TrainConfig(iwae_samples=5, beta=0.5)
+    with pytest.raises(ValueError, match="iwae_samples must be at least 1"):
+        TrainConfig(iwae_samples=0)
+
+
 def test_resuming_after_ctrl_c_matches_an_uninterrupted_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=nonneg_int)
     t.add_argument("--beta", type=nonneg_float, help="KL weight")
     t.add_argument("--warmup-epochs", type=nonneg_float, help="epochs of linear KL warm-up")
+    t.add_argument(
+        "--iwae-samples", type=positive_int, help="train the IWAE bound with k samples (1 = ELBO)"
+    )
     t.add_argument("--dataset", choices=["mnist", "fashion-mnist"], help="default: mnist")
     t.add_argument("--subset", type=positive_int, help="use only the first N training images")
     t.add_argument("--eval-images", type=positive_int, help="test images for the per-epoch ELBO")
@@ -196,6 +199,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             "seed",
             "beta",
             "warmup_epochs",
+            "iwae_samples",
             "dataset",
             "subset",
             "eval_images",

@@ -17,7 +17,7 @@ It does not hold the model (`model.py`), the bound (`elbo.py`), the data (`data.
 the file format (`checkpoint.py`).
 
 References: Kingma & Ba (2015), Adam; Bowman et al. (2016) and Sønderby et al. (2016),
-KL warm-up; Higgins et al. (2017), the beta weight.
+KL warm-up; Higgins et al. (2017), the beta weight; Burda et al. (2016), the IWAE bound.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from tqdm import tqdm
 
 from .checkpoint import atomic_write, load_checkpoint, model_from_checkpoint, save_checkpoint
 from .data import DATASETS, BinarizedBatches, fixed_binarization, load_dataset
-from .elbo import calc_elbo
+from .elbo import calc_elbo, gaussian_kl, log_importance_weights
 from .errors import CheckpointError, TrainingDivergedError
 from .evaluate import evaluate_elbo
 from .model import VAE, VAEConfig
@@ -60,7 +60,8 @@ class TrainConfig:
     Optimisation: epochs, batch_size, lr (Adam), lr_schedule ("constant", or "cosine":
         annealed to 0 over the run), seed.
     Objective: beta, the KL weight; warmup_epochs, over which the KL weight rises linearly
-        from 0 to beta (0 = no warm-up).
+        from 0 to beta (0 = no warm-up); iwae_samples, k of the importance-weighted bound
+        to maximise instead of the ELBO (1 = the ELBO; k > 1 needs beta = 1, no warm-up).
     Data: dataset, "mnist" or "fashion-mnist"; subset, use only the first N training
         images (None = all 60,000);
         eval_images, test images for the per-epoch test ELBO (None = all 10,000).
@@ -79,6 +80,7 @@ class TrainConfig:
     seed: int = 0
     beta: float = 1.0
     warmup_epochs: float = 0.0
+    iwae_samples: int = 1
     dataset: str = "mnist"
     subset: int | None = None
     eval_images: int | None = None
@@ -100,6 +102,12 @@ class TrainConfig:
             (self.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {LR_SCHEDULES}"),
             (self.beta >= 0 and math.isfinite(self.beta), "beta must be non-negative"),
             (self.warmup_epochs >= 0, "warmup_epochs must be non-negative"),
+            (self.iwae_samples >= 1, "iwae_samples must be at least 1 (1 = the ELBO)"),
+            (
+                self.iwae_samples == 1 or (self.beta == 1.0 and self.warmup_epochs == 0),
+                "iwae_samples > 1 trains the IWAE bound, which has no KL weight: "
+                "set beta = 1 and warmup_epochs = 0, or iwae_samples = 1",
+            ),
             (self.dataset in DATASETS, f"dataset must be one of {', '.join(DATASETS)}"),
             (self.subset is None or self.subset >= 1, "subset must be at least 1"),
             (self.eval_images is None or self.eval_images >= 1, "eval_images must be at least 1"),
@@ -145,11 +153,15 @@ class VAEObjective:
     """Loss = -mean_b [recon_ll_b - beta_t kl_b], the negative (beta-)ELBO, eq. `beta-elbo`.
 
     beta_t = beta * min(1, step / warmup_steps): KL warm-up (Bowman et al. 2016).
+    With iwae_samples = k > 1 the loss is -mean_b L_k(x_b) instead, the importance-weighted
+    bound of eq. `iwae` (Burda et al. 2016); the logged "elbo" is then the mean of the same
+    k log-weights and "recon_ll" = elbo + the analytic KL.
     """
 
-    def __init__(self, beta: float = 1.0, warmup_steps: int = 0) -> None:
+    def __init__(self, beta: float = 1.0, warmup_steps: int = 0, iwae_samples: int = 1) -> None:
         self.beta = beta
         self.warmup_steps = warmup_steps
+        self.iwae_samples = iwae_samples
 
     def beta_at(self, step: int) -> float:
         if self.warmup_steps <= 0:
@@ -157,6 +169,8 @@ class VAEObjective:
         return self.beta * min(1.0, step / self.warmup_steps)
 
     def __call__(self, model: nn.Module, x: Tensor, step: int) -> tuple[Tensor, dict[str, float]]:
+        if self.iwae_samples > 1:
+            return self._iwae(model, x)
         terms = calc_elbo(model, x)
         beta = self.beta_at(step)
         loss = -(terms.recon_ll - beta * terms.kl).mean()  # eq. beta-elbo
@@ -167,6 +181,16 @@ class VAEObjective:
             "beta": beta,
         }
         return loss, metrics
+
+    def _iwae(self, model: nn.Module, x: Tensor) -> tuple[Tensor, dict[str, float]]:
+        mu, logvar = model.encode(x)
+        log_w = log_importance_weights(model, x, mu, logvar, self.iwae_samples)  # (k, B)
+        bound = torch.logsumexp(log_w, dim=0) - math.log(self.iwae_samples)  # (B,), eq. iwae
+        elbo = log_w.mean(0).mean().item()
+        kl = gaussian_kl(mu, logvar).mean().item()
+        metrics = {"elbo": elbo, "recon_ll": elbo + kl, "kl": kl, "beta": 1.0,
+                   "iwae": bound.mean().item()}  # fmt: skip
+        return -bound.mean(), metrics
 
 
 @dataclass
@@ -292,7 +316,9 @@ def train(
     x_test = fixed_binarization(test_set.images[: config.eval_images])
     batches = BinarizedBatches(images, config.batch_size, shuffle=True, seed=config.seed)
     steps_per_epoch = len(batches)
-    objective = VAEObjective(config.beta, round(config.warmup_epochs * steps_per_epoch))
+    objective = VAEObjective(
+        config.beta, round(config.warmup_epochs * steps_per_epoch), config.iwae_samples
+    )
 
     model = _prepare(VAE(config=config.model_config()), device)
     optimizer = _adam(model, config.lr)

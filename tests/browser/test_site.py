@@ -1,0 +1,100 @@
+"""Every page of the built site in a real browser: offline, math rendered, no JS errors.
+
+Each page is loaded once at desktop width (1280 px) and once at phone width (390 px);
+screenshots of both go to _build/screenshots/{desktop,phone}/ for review (they are not
+compared). The assertions list every offending page at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from conftest import SCREENSHOT_DIR, SiteBrowser, Visit
+
+WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
+
+MATH_STATE = """() => {
+  const nodes = [...document.querySelectorAll('div.math, span.math')];
+  return {
+    total: nodes.length,
+    rendered: nodes.filter(n => n.querySelector('mjx-container')).length,
+    errors: document.querySelectorAll('mjx-merror').length,
+    raw_dollars: document.body.innerText.includes('$$'),
+  };
+}"""
+
+
+@dataclass
+class PageReport:
+    visits: dict[str, Visit]
+    math: dict[str, int | bool]
+
+
+@pytest.fixture(scope="module")
+def reports(site: SiteBrowser, pages: list[str]) -> dict[str, PageReport]:
+    result = {}
+    for path in pages:
+        visits, math = {}, {}
+        for name, (width, height) in WIDTHS.items():
+            page, visits[name] = site.open(path, width, height)
+            if name == "desktop":
+                math = page.evaluate(MATH_STATE)
+            shot = SCREENSHOT_DIR / name / (path.replace("/", "__").removesuffix(".html") + ".png")
+            shot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shot), full_page=True)
+            page.context.close()
+        result[path] = PageReport(visits, math)
+    return result
+
+
+def test_the_site_has_every_chapter(pages: list[str]) -> None:
+    chapters = [p for p in pages if p.startswith("book/") and p[5:7].isdigit()]
+    assert len(chapters) == 9, chapters
+
+
+def test_no_page_requests_anything_outside_the_site(reports: dict[str, PageReport]) -> None:
+    blocked = {
+        f"{path} ({width})": visit.blocked
+        for path, report in reports.items()
+        for width, visit in report.visits.items()
+        if visit.blocked
+    }
+    assert not blocked, f"requests to other hosts: {blocked}"
+
+
+def test_every_request_within_the_site_succeeds(reports: dict[str, PageReport]) -> None:
+    failed = {
+        path: report.visits["desktop"].failed
+        for path, report in reports.items()
+        if report.visits["desktop"].failed
+    }
+    assert not failed, f"failed responses (missing files?): {failed}"
+
+
+def test_no_javascript_errors_on_any_page(reports: dict[str, PageReport]) -> None:
+    errors = {
+        f"{path} ({width})": visit.console_errors
+        for path, report in reports.items()
+        for width, visit in report.visits.items()
+        if visit.console_errors
+    }
+    assert not errors, f"console errors: {errors}"
+
+
+def test_math_is_rendered_by_mathjax(reports: dict[str, PageReport]) -> None:
+    with_math = {path: r.math for path, r in reports.items() if r.math["total"]}
+    assert len(with_math) >= 5, f"expected math on most chapters, found it on {list(with_math)}"
+    bad = {
+        path: math
+        for path, math in with_math.items()
+        if math["rendered"] != math["total"] or math["errors"] or math["raw_dollars"]
+    }
+    assert not bad, f"math left unrendered or with errors: {bad}"
+
+
+def test_screenshots_are_written(reports: dict[str, PageReport]) -> None:
+    for width in WIDTHS:
+        shots = sorted((SCREENSHOT_DIR / width).glob("*.png"))
+        assert len(shots) == len(reports), width
+        assert all(s.stat().st_size > 5_000 for s in shots), "a blank screenshot?"
