@@ -8,9 +8,10 @@ compared). The assertions list every offending page at once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
-from conftest import SCREENSHOT_DIR, SiteBrowser, Visit
+from conftest import SCREENSHOT_DIR, SiteBrowser, Visit, serve
 
 WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
 
@@ -53,33 +54,26 @@ def test_the_site_has_every_chapter(pages: list[str]) -> None:
     assert len(chapters) == 9, chapters
 
 
-def test_no_page_requests_anything_outside_the_site(reports: dict[str, PageReport]) -> None:
-    blocked = {
-        f"{path} ({width})": visit.blocked
+def problems(reports: dict[str, PageReport], kind: str) -> dict[str, list[str]]:
+    """`kind` (blocked / failed / console_errors) of every visit that has any."""
+    return {
+        f"{path} ({width})": getattr(visit, kind)
         for path, report in reports.items()
         for width, visit in report.visits.items()
-        if visit.blocked
+        if getattr(visit, kind)
     }
-    assert not blocked, f"requests to other hosts: {blocked}"
+
+
+def test_no_page_requests_anything_outside_the_site(reports: dict[str, PageReport]) -> None:
+    assert not (found := problems(reports, "blocked")), f"requests to other hosts: {found}"
 
 
 def test_every_request_within_the_site_succeeds(reports: dict[str, PageReport]) -> None:
-    failed = {
-        path: report.visits["desktop"].failed
-        for path, report in reports.items()
-        if report.visits["desktop"].failed
-    }
-    assert not failed, f"failed responses (missing files?): {failed}"
+    assert not (found := problems(reports, "failed")), f"failed responses: {found}"
 
 
 def test_no_javascript_errors_on_any_page(reports: dict[str, PageReport]) -> None:
-    errors = {
-        f"{path} ({width})": visit.console_errors
-        for path, report in reports.items()
-        for width, visit in report.visits.items()
-        if visit.console_errors
-    }
-    assert not errors, f"console errors: {errors}"
+    assert not (found := problems(reports, "console_errors")), f"console errors: {found}"
 
 
 def test_math_is_rendered_by_mathjax(reports: dict[str, PageReport]) -> None:
@@ -98,3 +92,18 @@ def test_screenshots_are_written(reports: dict[str, PageReport]) -> None:
         shots = sorted((SCREENSHOT_DIR / width).glob("*.png"))
         assert len(shots) == len(reports), width
         assert all(s.stat().st_size > 5_000 for s in shots), "a blank screenshot?"
+
+
+def test_the_harness_records_outside_requests_errors_and_missing_files(
+    browser: object, tmp_path: Path
+) -> None:
+    (tmp_path / "index.html").write_text(
+        '<img src="https://cdn.example.org/x.png"><script src="missing.js"></script>'
+        "<script>undefinedFunction()</script>"
+    )
+    with serve(tmp_path) as base_url:
+        page, visit = SiteBrowser(browser, base_url).open("index.html")
+        page.context.close()
+    assert visit.blocked == ["https://cdn.example.org/x.png"]
+    assert any("missing.js" in f for f in visit.failed)
+    assert any("undefinedFunction" in e for e in visit.console_errors)

@@ -48,6 +48,13 @@ def widgets_on(page: object) -> list[object]:
     return page.query_selector_all(".widget-subarea")
 
 
+def slider_handles(page: object) -> list[tuple[object, object]]:
+    """(widget, slider handle) for every slider of every widget on the page."""
+    handles = [(w, h) for w in widgets_on(page) for h in w.query_selector_all(".noUi-handle")]
+    assert len(handles) >= 2, "the traversal widget and the explorer have sliders"
+    return handles
+
+
 def wait_for_image(page: object, widget: object, expected: str, same: bool) -> str:
     """Poll the widget's displayed pixels until they equal (same) / differ from `expected`."""
     deadline = time.monotonic() + 5.0
@@ -74,54 +81,51 @@ def test_each_widget_renders_exactly_once(chapter: object) -> None:
 def test_dragging_each_slider_changes_the_image_and_dragging_back_restores_it(
     chapter: object,
 ) -> None:
-    sliders = 0
-    for widget in widgets_on(chapter):
-        for handle in widget.query_selector_all(".noUi-handle"):
-            sliders += 1
-            handle.scroll_into_view_if_needed()
-            first = widget.evaluate(FINGERPRINT)
-            value = handle.get_attribute("aria-valuenow")
-            top = float(handle.get_attribute("aria-valuemax"))
-            start = handle.bounding_box()
-            track = handle.evaluate_handle("h => h.closest('.noUi-base')").as_element()
-            box = track.bounding_box()
-            x0, y = start["x"] + start["width"] / 2, start["y"] + start["height"] / 2
-            goes_right = float(value) < top / 2
-            x1 = box["x"] + box["width"] * (0.8 if goes_right else 0.2)
-            chapter.mouse.move(x0, y)
-            chapter.mouse.down()
-            chapter.mouse.move(x1, y, steps=8)
-            chapter.mouse.up()
-            moved = wait_for_image(chapter, widget, first, same=False)
-            assert handle.get_attribute("aria-valuenow") != value
-            assert moved != first, "dragging the slider did not change the image"
-            now = handle.bounding_box()
-            chapter.mouse.move(now["x"] + now["width"] / 2, y)
-            chapter.mouse.down()
-            chapter.mouse.move(x0, y, steps=8)
-            chapter.mouse.up()
-            back = wait_for_image(chapter, widget, first, same=True)
-            assert handle.get_attribute("aria-valuenow") == value
-            assert back == first, "dragging the slider back did not restore the first image"
-    assert sliders >= 2
+    for widget, handle in slider_handles(chapter):
+        handle.scroll_into_view_if_needed()
+        first = widget.evaluate(FINGERPRINT)
+        value = handle.get_attribute("aria-valuenow")
+        top = float(handle.get_attribute("aria-valuemax"))
+        start = handle.bounding_box()
+        track = handle.evaluate_handle("h => h.closest('.noUi-base')").as_element()
+        box = track.bounding_box()
+        x0, y = start["x"] + start["width"] / 2, start["y"] + start["height"] / 2
+        goes_right = float(value) < top / 2
+        x1 = box["x"] + box["width"] * (0.8 if goes_right else 0.2)
+        chapter.mouse.move(x0, y)
+        chapter.mouse.down()
+        chapter.mouse.move(x1, y, steps=8)
+        chapter.mouse.up()
+        moved = wait_for_image(chapter, widget, first, same=False)
+        assert handle.get_attribute("aria-valuenow") != value
+        assert moved != first, "dragging the slider did not change the image"
+        now = handle.bounding_box()
+        chapter.mouse.move(now["x"] + now["width"] / 2, y)
+        chapter.mouse.down()
+        chapter.mouse.move(x0, y, steps=8)
+        chapter.mouse.up()
+        back = wait_for_image(chapter, widget, first, same=True)
+        assert handle.get_attribute("aria-valuenow") == value
+        assert back == first, "dragging the slider back did not restore the first image"
 
 
 def test_the_keyboard_moves_each_slider_and_back(chapter: object) -> None:
-    for widget in widgets_on(chapter):
-        for handle in widget.query_selector_all(".noUi-handle"):
-            first = widget.evaluate(FINGERPRINT)
-            value = handle.get_attribute("aria-valuenow")
-            at_top = float(value) >= float(handle.get_attribute("aria-valuemax"))
-            forward, backward = ("ArrowRight", "ArrowLeft")[:: -1 if at_top else 1]
-            handle.focus()
-            chapter.keyboard.press(forward)
-            moved = wait_for_image(chapter, widget, first, same=False)
-            assert handle.get_attribute("aria-valuenow") != value
-            assert moved != first, f"{forward} did not change the image"
-            chapter.keyboard.press(backward)
-            back = wait_for_image(chapter, widget, first, same=True)
-            assert handle.get_attribute("aria-valuenow") == value
-            assert back == first, f"{backward} did not restore the first image"
+    for widget, handle in slider_handles(chapter):
+        first = widget.evaluate(FINGERPRINT)
+        value = handle.get_attribute("aria-valuenow")
+        at_top = float(value) >= float(handle.get_attribute("aria-valuemax"))
+        forward, backward = "ArrowRight", "ArrowLeft"
+        if at_top:
+            forward, backward = backward, forward
+        handle.focus()
+        chapter.keyboard.press(forward)
+        moved = wait_for_image(chapter, widget, first, same=False)
+        assert handle.get_attribute("aria-valuenow") != value
+        assert moved != first, f"{forward} did not change the image"
+        chapter.keyboard.press(backward)
+        back = wait_for_image(chapter, widget, first, same=True)
+        assert handle.get_attribute("aria-valuenow") == value
+        assert back == first, f"{backward} did not restore the first image"
 
 
 def test_the_embedded_widget_state_stays_small(site_dir: object) -> None:
