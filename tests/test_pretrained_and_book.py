@@ -19,7 +19,7 @@ ELBO_TOLERANCE = 0.1  # nats per image; the check is deterministic on one machin
 
 
 def test_the_book_models_ship() -> None:
-    assert {"mnist-z16", "mnist-z2"} <= set(available())
+    assert {"mnist-z16", "mnist-z2", "mnist-best"} <= set(available())
 
 
 @pytest.mark.parametrize("name", available())
