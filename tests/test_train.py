@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 from pathlib import Path
@@ -14,7 +15,7 @@ from conftest import TINY
 from vae_tutorial import VAE, CheckpointError, TrainConfig, TrainingDivergedError, load_model, train
 from vae_tutorial.checkpoint import load_checkpoint, load_into, save_checkpoint
 from vae_tutorial.evaluate import evaluate_elbo
-from vae_tutorial.train import History, TrainingInterrupted, VAEObjective
+from vae_tutorial.train import History, TrainingInterrupted, VAEObjective, lr_at
 
 
 def assert_same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
@@ -85,6 +86,53 @@ def test_iwae_objective_refuses_a_kl_weight() -> None:
         TrainConfig(iwae_samples=5, beta=0.5)
     with pytest.raises(ValueError, match="iwae_samples must be at least 1"):
         TrainConfig(iwae_samples=0)
+
+
+def test_iwae_phase_config_and_learning_rate_schedule() -> None:
+    config = TrainConfig(epochs=4, lr=1e-3, lr_schedule="cosine", iwae_samples=5,
+                         iwae_from_epoch=2, iwae_lr=3e-4)  # fmt: skip
+    assert [config.iwae_samples_at(e) for e in range(4)] == [1, 1, 5, 5]
+    steps_per_epoch = 10
+    lrs = [lr_at(config, step, steps_per_epoch) for step in (0, 10, 19, 20, 30, 39)]
+    # Two cosine phases: 1e-3 over epochs 0-1, then 3e-4 over epochs 2-3.
+    expected = [1e-3, 5e-4, 1e-3 * (1 + math.cos(math.pi * 19 / 20)) / 2, 3e-4, 1.5e-4,
+                3e-4 * (1 + math.cos(math.pi * 19 / 20)) / 2]  # fmt: skip
+    assert lrs == pytest.approx(expected)
+    constant = TrainConfig(epochs=4, iwae_samples=5, iwae_from_epoch=2, iwae_lr=3e-4)
+    assert [lr_at(constant, s, 10) for s in (0, 19, 20, 39)] == [1e-3, 1e-3, 3e-4, 3e-4]
+    whole_run = TrainConfig(epochs=4, iwae_samples=5, iwae_lr=3e-4, lr_schedule="cosine")
+    assert whole_run.iwae_samples_at(0) == 5 and lr_at(whole_run, 0, 10) == pytest.approx(1e-3)
+    for bad, message in [
+        ({"iwae_from_epoch": 2}, "set iwae_samples > 1"),
+        ({"iwae_samples": 5, "iwae_from_epoch": 4}, "less than epochs"),
+        ({"iwae_samples": 5, "iwae_lr": 0.0}, "iwae_lr must be a positive number"),
+        ({"iwae_samples": 5, "iwae_from_epoch": -1}, "non-negative"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            TrainConfig(epochs=4, **bad)
+
+
+def test_an_elbo_run_extended_by_an_iwae_phase_matches_a_run_planned_that_way(
+    tmp_path: Path,
+) -> None:
+    phased = TrainConfig(**{**TINY, "epochs": 2, "iwae_samples": 3, "iwae_from_epoch": 1,
+                            "iwae_lr": 3e-4})  # fmt: skip
+    straight = train(phased, tmp_path / "straight", progress=False)
+    steps = straight.history.steps
+    assert "iwae" not in VAEObjective()(VAE(), torch.zeros(2, 1, 28, 28), 0)[1]
+    assert len(steps["iwae"]) == len(steps["elbo"]) == 8
+    assert steps["iwae"][:4] == steps["elbo"][:4], "epoch 0 trains the ELBO (L_1)"
+    later = zip(steps["iwae"][4:], steps["elbo"][4:], strict=True)
+    assert all(bound >= elbo for bound, elbo in later), "L_3 >= the mean log-weight"
+
+    train(TrainConfig(**TINY), tmp_path / "extended", progress=False)
+    extended = train(phased, tmp_path / "extended", resume=True, progress=False)
+    assert extended.history == straight.history
+    assert_same_weights(extended.model, straight.model)
+
+    other_k = TrainConfig(**{**phased.to_dict(), "iwae_samples": 2})
+    with pytest.raises(CheckpointError, match=r"iwae_samples: 3 -> 2"):
+        train(other_k, tmp_path / "straight", resume=True, progress=False)
 
 
 def test_resuming_after_ctrl_c_matches_an_uninterrupted_run(

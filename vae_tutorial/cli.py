@@ -121,6 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--iwae-samples", type=positive_int, help="train the IWAE bound with k samples (1 = ELBO)"
     )
+    t.add_argument(
+        "--iwae-from-epoch",
+        type=nonneg_int,
+        help="train the ELBO before this epoch and the IWAE bound from it on (default 0)",
+    )
+    t.add_argument(
+        "--iwae-lr", type=positive_float, help="peak learning rate of the IWAE phase (default: lr)"
+    )
     t.add_argument("--dataset", choices=["mnist", "fashion-mnist"], help="default: mnist")
     t.add_argument("--subset", type=positive_int, help="use only the first N training images")
     t.add_argument("--eval-images", type=positive_int, help="test images for the per-epoch ELBO")
@@ -200,6 +208,8 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             "beta",
             "warmup_epochs",
             "iwae_samples",
+            "iwae_from_epoch",
+            "iwae_lr",
             "dataset",
             "subset",
             "eval_images",

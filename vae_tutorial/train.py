@@ -58,10 +58,14 @@ class TrainConfig:
 
     Model: latent_dim, channels, hidden_dim, res_blocks (see `model.VAEConfig`).
     Optimisation: epochs, batch_size, lr (Adam), lr_schedule ("constant", or "cosine":
-        annealed to 0 over the run), seed.
+        annealed to 0 over the run, or over each phase when an IWAE phase follows the
+        ELBO), seed.
     Objective: beta, the KL weight; warmup_epochs, over which the KL weight rises linearly
         from 0 to beta (0 = no warm-up); iwae_samples, k of the importance-weighted bound
-        to maximise instead of the ELBO (1 = the ELBO; k > 1 needs beta = 1, no warm-up).
+        to maximise instead of the ELBO (1 = the ELBO; k > 1 needs beta = 1, no warm-up);
+        iwae_from_epoch, the epoch at which the IWAE phase starts (0 = the whole run):
+        epochs before it train the ELBO, and the learning-rate schedule then restarts at
+        iwae_lr (None = lr) over the remaining epochs.
     Data: dataset, "mnist" or "fashion-mnist"; subset, use only the first N training
         images (None = all 60,000);
         eval_images, test images for the per-epoch test ELBO (None = all 10,000).
@@ -81,6 +85,8 @@ class TrainConfig:
     beta: float = 1.0
     warmup_epochs: float = 0.0
     iwae_samples: int = 1
+    iwae_from_epoch: int = 0
+    iwae_lr: float | None = None
     dataset: str = "mnist"
     subset: int | None = None
     eval_images: int | None = None
@@ -107,6 +113,19 @@ class TrainConfig:
                 self.iwae_samples == 1 or (self.beta == 1.0 and self.warmup_epochs == 0),
                 "iwae_samples > 1 trains the IWAE bound, which has no KL weight: "
                 "set beta = 1 and warmup_epochs = 0, or iwae_samples = 1",
+            ),
+            (self.iwae_from_epoch >= 0, "iwae_from_epoch must be non-negative"),
+            (
+                self.iwae_from_epoch == 0 or self.iwae_samples > 1,
+                "iwae_from_epoch starts an IWAE phase: set iwae_samples > 1 as well",
+            ),
+            (
+                self.iwae_from_epoch < self.epochs,
+                "iwae_from_epoch must be less than epochs, or the IWAE phase never starts",
+            ),
+            (
+                self.iwae_lr is None or (self.iwae_lr > 0 and math.isfinite(self.iwae_lr)),
+                "iwae_lr must be a positive number (or absent: the IWAE phase uses lr)",
             ),
             (self.dataset in DATASETS, f"dataset must be one of {', '.join(DATASETS)}"),
             (self.subset is None or self.subset >= 1, "subset must be at least 1"),
@@ -147,6 +166,24 @@ class TrainConfig:
         with Path(path).open("rb") as f:
             d = tomllib.load(f)
         return cls.from_dict(d.get("train", d))
+
+    def phase(self, epoch: int) -> tuple[int, int, float]:
+        """(first epoch, end epoch, peak lr) of the phase `epoch` belongs to.
+
+        One phase unless an IWAE phase starts later (iwae_from_epoch > 0): then epochs
+        [0, iwae_from_epoch) train the ELBO at lr and [iwae_from_epoch, epochs) the IWAE
+        bound at iwae_lr.
+        """
+        start = self.iwae_from_epoch
+        if self.iwae_samples == 1 or start == 0:
+            return 0, self.epochs, self.lr
+        if epoch < start:
+            return 0, start, self.lr
+        return start, self.epochs, self.lr if self.iwae_lr is None else self.iwae_lr
+
+    def iwae_samples_at(self, epoch: int) -> int:
+        """k of the bound trained in `epoch`: 1 (the ELBO) before the IWAE phase."""
+        return self.iwae_samples if epoch >= self.iwae_from_epoch else 1
 
 
 class VAEObjective:
@@ -316,9 +353,8 @@ def train(
     x_test = fixed_binarization(test_set.images[: config.eval_images])
     batches = BinarizedBatches(images, config.batch_size, shuffle=True, seed=config.seed)
     steps_per_epoch = len(batches)
-    objective = VAEObjective(
-        config.beta, round(config.warmup_epochs * steps_per_epoch), config.iwae_samples
-    )
+    warmup_steps = round(config.warmup_epochs * steps_per_epoch)
+    objectives = {k: VAEObjective(config.beta, warmup_steps, k) for k in {1, config.iwae_samples}}
 
     model = _prepare(VAE(config=config.model_config()), device)
     optimizer = _adam(model, config.lr)
@@ -327,11 +363,14 @@ def train(
     seconds_before = 0.0
     if resume and ckpt_path.exists():
         ckpt = load_checkpoint(ckpt_path)
-        _check_resumable(ckpt["train_config"], config, ckpt_path)
+        epochs_touched = ckpt["epoch"] + (ckpt["step_in_epoch"] > 0)
+        _check_resumable(ckpt["train_config"], config, ckpt_path, epochs_touched)
         model = _prepare(model_from_checkpoint(ckpt, ckpt_path), device)
         optimizer = _adam(model, config.lr)
         optimizer.load_state_dict(ckpt["optimizer"])
         history = History.from_dict(ckpt["history"])
+        if config.iwae_samples > 1 and "iwae" not in history.steps:
+            history.steps["iwae"] = list(history.steps.get("elbo", []))  # L_1 is the ELBO
         epoch, step_in_epoch, global_step = (
             ckpt["epoch"],
             ckpt["step_in_epoch"],
@@ -364,6 +403,7 @@ def train(
     with _stop_requests() as stop:
         while epoch < config.epochs:
             model.train()
+            objective = objectives[config.iwae_samples_at(epoch)]
             bar = tqdm(
                 batches.epoch(epoch, step_in_epoch),
                 total=steps_per_epoch,
@@ -377,6 +417,8 @@ def train(
                 for group in optimizer.param_groups:
                     group["lr"] = lr_at(config, global_step, steps_per_epoch)
                 loss, metrics = objective(model, x, global_step)
+                if config.iwae_samples > 1:
+                    metrics.setdefault("iwae", metrics["elbo"])  # L_1 is the ELBO, eq. iwae
                 if not math.isfinite(loss.item()):
                     raise TrainingDivergedError(
                         f"loss became {loss.item()} at epoch {epoch + 1}, step {global_step}; "
@@ -420,11 +462,15 @@ def train(
 
 
 def lr_at(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
-    """The learning rate at `step`: constant, or lr (1 + cos(pi t)) / 2 with t = step / total."""
+    """The learning rate at `step`: the phase's peak lr, constant or times (1 + cos(pi t)) / 2.
+
+    t is the fraction of the current phase done (see `TrainConfig.phase`).
+    """
+    first, end, peak = config.phase(step // steps_per_epoch)
     if config.lr_schedule == "constant":
-        return config.lr
-    t = step / (config.epochs * steps_per_epoch)
-    return config.lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, t)))
+        return peak
+    t = (step - first * steps_per_epoch) / ((end - first) * steps_per_epoch)
+    return peak * 0.5 * (1.0 + math.cos(math.pi * min(1.0, t)))
 
 
 def _prepare(model: VAE, device: torch.device) -> VAE:
@@ -437,10 +483,21 @@ def _adam(model: nn.Module, lr: float) -> torch.optim.Adam:
     return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
 
 
-def _check_resumable(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
+def _check_resumable(
+    saved: dict[str, Any], config: TrainConfig, path: Path, epochs_touched: int
+) -> None:
+    """Refuse to resume unless `config` trains the epochs already done the same way.
+
+    Always free to change: epochs and device. The IWAE phase (iwae_*) may be added or
+    changed while none of the `epochs_touched` epochs (begun or done) belongs to it under
+    either config, e.g. to extend a finished ELBO run with an IWAE phase.
+    """
     mutable = {"epochs", "device"}
+    previous = TrainConfig.from_dict(saved)  # fields added since get their defaults
+    if all(c.iwae_samples == 1 or c.iwae_from_epoch >= epochs_touched for c in (previous, config)):
+        mutable |= {"iwae_samples", "iwae_from_epoch", "iwae_lr"}
     current = config.to_dict()
-    saved = TrainConfig.from_dict(saved).to_dict()  # fields added since get their defaults
+    saved = previous.to_dict()
     diffs = [k for k in current if k not in mutable and saved[k] != current[k]]
     if diffs:
         listing = ", ".join(f"{k}: {saved.get(k)!r} -> {current[k]!r}" for k in diffs)
