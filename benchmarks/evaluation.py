@@ -17,13 +17,14 @@ from vae_tutorial.data import fixed_binarization, load_mnist
 from vae_tutorial.evaluate import evaluate
 from vae_tutorial.pretrained import available, metrics, pretrained
 
+TEST_IMAGES = 10_000
 PUBLISHED = [
     ("VAE, 1 stochastic layer (Burda et al. 2016, Table 1, k=1)", 86.76),
     ("IWAE, 2 stochastic layers, k=50 (Burda et al. 2016, Table 1; best)", 82.90),
 ]
 
 
-def measure(k: int = 1000, n_images: int = 10_000) -> list[dict[str, object]]:
+def measure(k: int = 1000, n_images: int = TEST_IMAGES) -> list[dict[str, object]]:
     x = fixed_binarization(load_mnist("test").images[:n_images])
     rows = []
     for name in available():
@@ -45,7 +46,7 @@ def measure(k: int = 1000, n_images: int = 10_000) -> list[dict[str, object]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--k", type=int, default=1000)
-    parser.add_argument("--n-images", type=int, default=10_000)
+    parser.add_argument("--n-images", type=int, default=TEST_IMAGES)
     args = parser.parse_args()
     for row in measure(args.k, args.n_images):
         print(row)
