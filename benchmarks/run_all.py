@@ -19,9 +19,8 @@ from vae_tutorial.pretrained import available, metrics
 
 def full_test_set_note(n_images: int) -> str:
     """Warn that a partial test set is not comparable; quote the full-set NLLs shipped."""
-    full = ", ".join(
-        f"{name} {metrics(name)['test_nll']:.2f} (k={metrics(name)['k']})" for name in available()
-    )
+    shipped = {name: metrics(name) for name in available()}
+    full = ", ".join(f"{name} {m['test_nll']:.2f} (k={m['k']})" for name, m in shipped.items())
     return (
         f"The first {n_images} test images are easier than the whole test set: these rows do "
         "not compare with the published numbers. Test NLL over all "

@@ -123,7 +123,7 @@ def test_an_elbo_run_extended_by_an_iwae_phase_matches_a_run_planned_that_way(
     assert len(steps["iwae"]) == len(steps["elbo"]) == 8
     assert steps["iwae"][:4] == steps["elbo"][:4], "epoch 0 trains the ELBO (L_1)"
     later = zip(steps["iwae"][4:], steps["elbo"][4:], strict=True)
-    assert all(bound >= elbo for bound, elbo in later), "L_3 >= the mean log-weight"
+    assert all(bound > elbo for bound, elbo in later), "epoch 1 trains L_3 > mean log-weight"
 
     train(TrainConfig(**TINY), tmp_path / "extended", progress=False)
     extended = train(phased, tmp_path / "extended", resume=True, progress=False)
