@@ -113,6 +113,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--config", type=existing_file, help="TOML file of TrainConfig fields")
     t.add_argument("--epochs", type=positive_int)
     t.add_argument("--latent-dim", type=positive_int)
+    t.add_argument(
+        "--flow-steps",
+        type=nonneg_int,
+        help="inverse autoregressive flow steps on the posterior (default 0: diagonal Gaussian)",
+    )
+    t.add_argument(
+        "--prior-flow-steps",
+        type=nonneg_int,
+        help="masked autoregressive flow steps of a learned prior (default 0: N(0, I))",
+    )
     t.add_argument("--batch-size", type=positive_int)
     t.add_argument("--lr", type=positive_float, help="Adam learning rate")
     t.add_argument("--seed", type=nonneg_int)
@@ -202,6 +212,8 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         for key in (
             "epochs",
             "latent_dim",
+            "flow_steps",
+            "prior_flow_steps",
             "batch_size",
             "lr",
             "seed",

@@ -25,18 +25,31 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .model import check_images, reparameterize
+from .model import Posterior, check_images, reparameterize
 
-LOG_2PI = math.log(2.0 * math.pi)
 DECODES_PER_CHUNK = 1024
 
 
 class LatentVariableModel(Protocol):
-    """What the objective needs from a model: a Gaussian encoder and a Bernoulli decoder."""
+    """What the objective needs from a model: a Gaussian encoder and a Bernoulli decoder.
+
+    `closed_form_kl` is True for a diagonal-Gaussian posterior and the N(0, I) prior;
+    otherwise the KL is estimated from `sample_posterior` draws and `log_prior`.
+    """
+
+    closed_form_kl: bool
+
+    def log_prior(self, z: Tensor) -> Tensor: ...
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]: ...
 
     def decode(self, z: Tensor) -> Tensor: ...
+
+    def posterior(self, x: Tensor) -> Posterior: ...
+
+    def sample_posterior(
+        self, q: Posterior, n_samples: int = 1, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor]: ...
 
 
 class ELBO(NamedTuple):
@@ -87,7 +100,9 @@ def calc_elbo(
     """The ELBO of each image, eq. `elbo`, with the KL in closed form.
 
     The expectation E_q[log p(x|z)] is estimated with `n_samples` reparameterized draws
-    z = mu + sigma * eps (eq. `reparam`), so gradients flow to the encoder.
+    z = mu + sigma * eps (eq. `reparam`), so gradients flow to the encoder. A model with a
+    flow posterior or a flow prior (`flows.py`) has no closed-form KL: its KL is estimated
+    from the same draws as E_q[log q(z|x) - log p(z)].
 
     Args:
         model: a VAE (anything with `encode` and `decode`).
@@ -101,6 +116,8 @@ def calc_elbo(
     check_images(x)
     if n_samples < 1:
         raise ValueError(f"n_samples must be at least 1, got {n_samples}")
+    if not model.closed_form_kl:
+        return _sampled_kl_elbo(model, x, n_samples, generator)
     mu, logvar = model.encode(x)  # (B, D), (B, D)
     z = reparameterize(mu, logvar, n_samples, generator)  # (S, B, D)
     recon_ll = bernoulli_log_likelihood(model.decode(z), x).mean(0)  # (B,)
@@ -108,29 +125,64 @@ def calc_elbo(
     return ELBO(recon_ll - kl, recon_ll, kl)
 
 
+class ImportanceTerms(NamedTuple):
+    """log p(x|z_k), log p(z_k) and log q(z_k|x) of k posterior draws, each (k, B) nats."""
+
+    log_px_z: Tensor
+    log_pz: Tensor
+    log_qz: Tensor
+
+    @property
+    def log_weights(self) -> Tensor:
+        """log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x), eq. `iwae`: (k, B)."""
+        return self.log_px_z + self.log_pz - self.log_qz
+
+
+def importance_terms(
+    model: LatentVariableModel,
+    x: Tensor,
+    k: int,
+    generator: torch.Generator | None = None,
+    q: Posterior | None = None,
+) -> ImportanceTerms:
+    """The three log-densities of k draws z_k ~ q(z|x) (eq. `reparam`, plus eq. `iaf` for flows).
+
+    Args:
+        x: (B, 1, 28, 28); k: number of draws per image.
+        q: `model.posterior(x)` when already computed (None = encode x here).
+    """
+    q = model.posterior(x) if q is None else q
+    z, log_qz = model.sample_posterior(q, k, generator)  # (k, B, D), (k, B)
+    log_px_z = bernoulli_log_likelihood(model.decode(z), x)  # (k, B)
+    return ImportanceTerms(log_px_z, model.log_prior(z), log_qz)
+
+
 def log_importance_weights(
     model: LatentVariableModel,
     x: Tensor,
-    mu: Tensor,
-    logvar: Tensor,
     k: int,
     generator: torch.Generator | None = None,
+    q: Posterior | None = None,
 ) -> Tensor:
     """log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x) for k draws z_k ~ q, eq. `iwae`.
 
     Args:
-        x: (B, 1, 28, 28); mu, logvar: (B, D) of q(z|x); k: number of draws.
+        x: (B, 1, 28, 28); k: number of draws; q: `model.posterior(x)` if already computed.
 
     Returns:
         (k, B) log-weights in nats.
     """
-    shape = (k, *mu.shape)
-    eps = torch.randn(shape, generator=generator, dtype=mu.dtype, device=mu.device)
-    z = mu + torch.exp(0.5 * logvar) * eps  # (k, B, D), eq. reparam
-    log_px_z = bernoulli_log_likelihood(model.decode(z), x)  # (k, B)
-    log_pz = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)  # (k, B), log N(z; 0, I)
-    log_qz = -0.5 * (eps.pow(2) + logvar + LOG_2PI).sum(-1)  # (k, B), log N(z; mu, sigma^2)
-    return log_px_z + log_pz - log_qz
+    return importance_terms(model, x, k, generator, q).log_weights
+
+
+def _sampled_kl_elbo(
+    model: LatentVariableModel, x: Tensor, n_samples: int, generator: torch.Generator | None
+) -> ELBO:
+    """`calc_elbo` for a flow posterior: both terms averaged over `n_samples` draws."""
+    terms = importance_terms(model, x, n_samples, generator)  # each (S, B)
+    recon_ll = terms.log_px_z.mean(0)  # (B,)
+    kl = (terms.log_qz - terms.log_pz).mean(0)  # (B,), Monte-Carlo KL(q || p)
+    return ELBO(recon_ll - kl, recon_ll, kl)
 
 
 def iwae_bound(
@@ -148,8 +200,7 @@ def iwae_bound(
         (B,) bound in nats per example.
     """
     check_images(x)
-    mu, logvar = model.encode(x)
-    log_w = log_importance_weights(model, x, mu, logvar, k, generator)  # (k, B)
+    log_w = log_importance_weights(model, x, k, generator)  # (k, B)
     return torch.logsumexp(log_w, dim=0) - math.log(k)
 
 
@@ -184,10 +235,10 @@ def log_likelihood(
         raise ValueError(f"k must be at least 1, got {k}")
     if chunk_size is None:
         chunk_size = max(1, min(k, DECODES_PER_CHUNK // x.shape[0]))
-    mu, logvar = model.encode(x)  # (B, D)
+    q = model.posterior(x)  # one encoder pass for all k draws
     log_w = torch.cat(
         [
-            log_importance_weights(model, x, mu, logvar, min(chunk_size, k - start), generator)
+            log_importance_weights(model, x, min(chunk_size, k - start), generator, q)
             for start in range(0, k, chunk_size)
         ]
     )  # (k, B)

@@ -1,7 +1,8 @@
 """The convolutional VAE: a Gaussian encoder q(z|x) and a Bernoulli decoder p(x|z).
 
-Holds `VAEConfig` (every architectural number) and `VAE` with `encode`, `decode` and
-`forward`. It does not hold the loss (see `elbo.py`), sampling from the prior (see
+Holds `VAEConfig` (every architectural number) and `VAE` with `encode`, `decode`,
+`sample_posterior` and `forward`. It does not hold the loss (see `elbo.py`), the optional
+flow on top of the Gaussian posterior (see `flows.py`), sampling from the prior (see
 `sampling.py`) or training (see `train.py`).
 
     encoder  x (B,1,28,28) -conv-> (B,C1,14,14) -conv-> (B,C2,7,7) -fc-> h -> mu, logvar (B,D)
@@ -22,12 +23,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 from .errors import InputError
+from .flows import IAF, LOG_2PI, FlowPrior
 
 IMAGE_SHAPE: tuple[int, int, int] = (1, 28, 28)
 
@@ -43,6 +45,11 @@ class VAEConfig:
         hidden_dim: width of the fully connected layer between the convolutions and z.
         res_blocks: residual 3x3 blocks after each strided convolution (0 = plain net).
         kernel_size: kernel of the strided (transposed) convolutions.
+        flow_steps: inverse autoregressive flow steps on top of the Gaussian posterior
+            (0 = the plain diagonal Gaussian of the book's chapters; see `flows.py`).
+        prior_flow_steps: masked autoregressive flow steps of a learned prior p(z)
+            (0 = the standard normal prior N(0, I)).
+        flow_hidden: width of each flow step's MADE hidden layers.
     """
 
     latent_dim: int = 16
@@ -50,6 +57,9 @@ class VAEConfig:
     hidden_dim: int = 256
     res_blocks: int = 0
     kernel_size: int = 4
+    flow_steps: int = 0
+    prior_flow_steps: int = 0
+    flow_hidden: int = 320
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
@@ -61,6 +71,15 @@ class VAEConfig:
             )
         if self.hidden_dim < 1 or self.res_blocks < 0:
             raise ValueError("hidden_dim must be positive and res_blocks non-negative")
+        if min(self.flow_steps, self.prior_flow_steps) < 0 or self.flow_hidden < 1:
+            raise ValueError(
+                "flow_steps and prior_flow_steps must be non-negative and flow_hidden positive"
+            )
+        if self.flow_steps + self.prior_flow_steps > 0 and self.latent_dim < 2:
+            raise ValueError(
+                f"an autoregressive flow needs latent_dim >= 2, got {self.latent_dim}; "
+                "set flow_steps = prior_flow_steps = 0"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -82,6 +101,14 @@ class ResidualBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x + self.body(x)
+
+
+class Posterior(NamedTuple):
+    """q(z|x) of a batch: encoder features h (B, hidden_dim), Gaussian mu and logvar (B, D)."""
+
+    h: Tensor
+    mu: Tensor
+    logvar: Tensor
 
 
 def _stage(conv: nn.Module, channels: int, res_blocks: int) -> list[nn.Module]:
@@ -118,6 +145,16 @@ class VAE(nn.Module):
         )
         self.fc_mu = nn.Linear(config.hidden_dim, config.latent_dim)
         self.fc_logvar = nn.Linear(config.hidden_dim, config.latent_dim)
+        self.flow = (
+            IAF(config.latent_dim, config.flow_hidden, config.hidden_dim, config.flow_steps)
+            if config.flow_steps > 0
+            else None
+        )
+        self.prior_flow = (
+            FlowPrior(config.latent_dim, config.flow_hidden, config.prior_flow_steps)
+            if config.prior_flow_steps > 0
+            else None
+        )
 
         self.decoder_fc = nn.Sequential(
             nn.Linear(config.latent_dim, config.hidden_dim),
@@ -138,9 +175,49 @@ class VAE(nn.Module):
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Posterior parameters: x (B,1,28,28) -> mu (B,D), logvar (B,D) of q(z|x)."""
+        q = self.posterior(x)
+        return q.mu, q.logvar
+
+    def posterior(self, x: Tensor) -> Posterior:
+        """q(z|x) of a batch: x (B,1,28,28) -> Posterior(h (B,H), mu (B,D), logvar (B,D))."""
         check_image_shape(x)
         h = self.encoder(x)  # (B, hidden_dim)
-        return self.fc_mu(h), self.fc_logvar(h)
+        return Posterior(h, self.fc_mu(h), self.fc_logvar(h))
+
+    def sample_posterior(
+        self, q: Posterior, n_samples: int = 1, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Draw z ~ q(z|x) with its log-density: z (S,B,D), log q(z|x) (S,B) in nats.
+
+        z = mu + sigma * eps (eq. `reparam`), then, for a flow model, the flow (eq. `iaf`).
+        Differentiable in the encoder's (and the flow's) parameters. `q` comes from
+        `posterior(x)`, so that many draws share one pass of the encoder.
+        """
+        z, log_q = sample_gaussian(q.mu, q.logvar, n_samples, generator)  # (S, B, D), (S, B)
+        if self.flow is not None:
+            z, log_det = self.flow(z, q.h.expand(n_samples, *q.h.shape))  # eq. iaf
+            log_q = log_q - log_det
+        return z, log_q
+
+    @property
+    def closed_form_kl(self) -> bool:
+        """True for the diagonal-Gaussian posterior and N(0, I) prior of eq. `kl-gauss`."""
+        return self.flow is None and self.prior_flow is None
+
+    def log_prior(self, z: Tensor) -> Tensor:
+        """log p(z): z (..., D) -> (...,) nats; N(0, I), or the learned eq. `flow-prior`."""
+        if self.prior_flow is not None:
+            return self.prior_flow.log_prob(z)
+        return -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
+
+    def sample_prior(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n draws z ~ p(z): (n, D) on the model's device (base noise from `generator`, CPU)."""
+        u = torch.randn(n, self.latent_dim, generator=generator)  # (n, D) ~ N(0, I)
+        if self.prior_flow is None:
+            return u
+        device = next(self.parameters()).device
+        with torch.no_grad():
+            return self.prior_flow.transform(u.to(device))
 
     def decode(self, z: Tensor) -> Tensor:
         """Bernoulli logits of p(x|z): z (..., D) -> logits (..., 1, 28, 28)."""
@@ -155,7 +232,14 @@ class VAE(nn.Module):
         return logits.view(*lead, *IMAGE_SHAPE)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """One reparameterized pass: x -> (logits (B,1,28,28), mu (B,D), logvar (B,D))."""
+        """One reparameterized pass: x -> (logits (B,1,28,28), mu (B,D), logvar (B,D)).
+
+        A flow model decodes the flow's output; mu and logvar are its base Gaussian's.
+        """
+        if self.flow is not None:
+            q = self.posterior(x)
+            z, _ = self.sample_posterior(q)  # (1, B, D)
+            return self.decode(z[0]), q.mu, q.logvar
         mu, logvar = self.encode(x)
         z = reparameterize(mu, logvar)  # (B, D)
         return self.decode(z), mu, logvar
@@ -189,6 +273,23 @@ def reparameterize(
     shape = mu.shape if n_samples is None else (n_samples, *mu.shape)
     eps = torch.randn(shape, generator=generator, dtype=mu.dtype, device=mu.device)
     return mu + torch.exp(0.5 * logvar) * eps  # eq. reparam
+
+
+def sample_gaussian(
+    mu: Tensor, logvar: Tensor, n_samples: int = 1, generator: torch.Generator | None = None
+) -> tuple[Tensor, Tensor]:
+    """Draw z ~ N(mu, diag(exp(logvar))) with its log-density, eq. `reparam`.
+
+    Args:
+        mu, logvar: (B, D); n_samples: S.
+
+    Returns:
+        z (S, B, D) and log N(z; mu, sigma^2) (S, B) in nats.
+    """
+    shape = (n_samples, *mu.shape)
+    eps = torch.randn(shape, generator=generator, dtype=mu.dtype, device=mu.device)  # (S, B, D)
+    z = mu + torch.exp(0.5 * logvar) * eps  # eq. reparam
+    return z, -0.5 * (eps.pow(2) + logvar + LOG_2PI).sum(-1)
 
 
 def check_image_shape(x: Tensor) -> None:

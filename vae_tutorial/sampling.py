@@ -47,7 +47,7 @@ def decode_probs(model: VAE, z: Tensor) -> Tensor:
 
 
 def sample(model: VAE, n: int, generator: torch.Generator | None = None) -> Samples:
-    """Draw n images from the model: z ~ p(z) = N(0, I), x ~ p(x|z), eq. `generative-model`.
+    """Draw n images from the model: z ~ p(z) (N(0, I) here), x ~ p(x|z), eq. `generative-model`.
 
     Args:
         model: a VAE.
@@ -59,7 +59,7 @@ def sample(model: VAE, n: int, generator: torch.Generator | None = None) -> Samp
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
-    z = torch.randn(n, model.latent_dim, generator=generator)  # (n, D) from the prior
+    z = model.sample_prior(n, generator)  # (n, D) from the prior
     mean = decode_probs(model, z)
     binary = torch.bernoulli(mean.cpu(), generator=generator).to(mean.device)
     return Samples(mean, binary)

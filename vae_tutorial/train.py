@@ -40,7 +40,7 @@ from tqdm import tqdm
 
 from .checkpoint import atomic_write, load_checkpoint, model_from_checkpoint, save_checkpoint
 from .data import DATASETS, BinarizedBatches, fixed_binarization, load_dataset
-from .elbo import calc_elbo, gaussian_kl, log_importance_weights
+from .elbo import calc_elbo, importance_terms
 from .errors import CheckpointError, TrainingDivergedError
 from .evaluate import evaluate_elbo
 from .model import VAE, VAEConfig
@@ -56,7 +56,8 @@ RUNNING_WINDOW = 50  # steps averaged for the progress bar's running ELBO
 class TrainConfig:
     """Every number of a training run. `vae-tutorial train --config FILE.toml` reads one.
 
-    Model: latent_dim, channels, hidden_dim, res_blocks (see `model.VAEConfig`).
+    Model: latent_dim, channels, hidden_dim, res_blocks, flow_steps, prior_flow_steps,
+        flow_hidden (see `model.VAEConfig`).
     Optimisation: epochs, batch_size, lr (Adam), lr_schedule ("constant", or "cosine":
         annealed to 0 over the run, or over each phase when an IWAE phase follows the
         ELBO), seed.
@@ -77,6 +78,9 @@ class TrainConfig:
     channels: tuple[int, ...] = (32, 64)
     hidden_dim: int = 256
     res_blocks: int = 0
+    flow_steps: int = 0
+    prior_flow_steps: int = 0
+    flow_hidden: int = 320
     epochs: int = 10
     batch_size: int = 128
     lr: float = 1e-3
@@ -143,6 +147,9 @@ class TrainConfig:
             channels=self.channels,
             hidden_dim=self.hidden_dim,
             res_blocks=self.res_blocks,
+            flow_steps=self.flow_steps,
+            prior_flow_steps=self.prior_flow_steps,
+            flow_hidden=self.flow_hidden,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -220,13 +227,16 @@ class VAEObjective:
         return loss, metrics
 
     def _iwae(self, model: nn.Module, x: Tensor) -> tuple[Tensor, dict[str, float]]:
-        mu, logvar = model.encode(x)
-        log_w = log_importance_weights(model, x, mu, logvar, self.iwae_samples)  # (k, B)
+        terms = importance_terms(model, x, self.iwae_samples)  # each (k, B)
+        log_w = terms.log_weights  # (k, B)
         bound = torch.logsumexp(log_w, dim=0) - math.log(self.iwae_samples)  # (B,), eq. iwae
-        elbo = log_w.mean(0).mean().item()
-        kl = gaussian_kl(mu, logvar).mean().item()
-        metrics = {"elbo": elbo, "recon_ll": elbo + kl, "kl": kl, "beta": 1.0,
-                   "iwae": bound.mean().item()}  # fmt: skip
+        metrics = {
+            "elbo": log_w.mean().item(),
+            "recon_ll": terms.log_px_z.mean().item(),
+            "kl": (terms.log_qz - terms.log_pz).mean().item(),
+            "beta": 1.0,
+            "iwae": bound.mean().item(),
+        }
         return -bound.mean(), metrics
 
 
