@@ -2,6 +2,7 @@
 
 Modules, one concept each:
     model            VAE, VAEConfig: the encoder q(z|x) and decoder p(x|z)
+    flows            autoregressive flows: a richer posterior (IAF) and a learned prior (MAF)
     elbo             calc_elbo, log_likelihood (IWAE), the KL and Bernoulli terms
     sampling         sample, reconstruct, interpolate
     data             MNIST in memory, checksums, dynamic binarization

@@ -95,7 +95,7 @@ class MADE(nn.Module):
             nn.init.zeros_(layer.bias)
 
     def forward(self, z: Tensor, h: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """z (..., D), h (..., C) -> m (..., D), s (..., D)."""
+        """z (..., D), h (..., C) broadcastable against z -> m (..., D), s (..., D)."""
         a = self.input(z)  # (..., H)
         if self.context is not None:
             a = a + self.context(h)

@@ -175,11 +175,15 @@ class VAE(nn.Module):
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Posterior parameters: x (B,1,28,28) -> mu (B,D), logvar (B,D) of q(z|x)."""
-        q = self.posterior(x)
-        return q.mu, q.logvar
+        check_image_shape(x)
+        h = self.encoder(x)  # (B, hidden_dim)
+        return self.fc_mu(h), self.fc_logvar(h)
 
     def posterior(self, x: Tensor) -> Posterior:
-        """q(z|x) of a batch: x (B,1,28,28) -> Posterior(h (B,H), mu (B,D), logvar (B,D))."""
+        """`encode`, keeping the features: x (B,1,28,28) -> Posterior(h (B,H), mu, logvar (B,D)).
+
+        h is what a flow posterior (eq. `iaf`) is conditioned on.
+        """
         check_image_shape(x)
         h = self.encoder(x)  # (B, hidden_dim)
         return Posterior(h, self.fc_mu(h), self.fc_logvar(h))
@@ -195,7 +199,7 @@ class VAE(nn.Module):
         """
         z, log_q = sample_gaussian(q.mu, q.logvar, n_samples, generator)  # (S, B, D), (S, B)
         if self.flow is not None:
-            z, log_det = self.flow(z, q.h.expand(n_samples, *q.h.shape))  # eq. iaf
+            z, log_det = self.flow(z, q.h)  # eq. iaf; h (B, H) broadcasts over the S draws
             log_q = log_q - log_det
         return z, log_q
 
