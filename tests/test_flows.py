@@ -179,6 +179,7 @@ def test_a_flow_run_trains_checkpoints_and_reloads(tmp_path: Path) -> None:
     assert math.isfinite(result.history.epochs["test_elbo"][0])
     model = load_model(tmp_path / "checkpoint.pt")
     assert len(model.flow.steps) == 2 and len(model.prior_flow.steps) == 1
+    assert not [k for k in model.state_dict() if k.endswith("mask")], "masks are rebuilt, not saved"
     for key, value in result.model.state_dict().items():
         assert torch.equal(model.state_dict()[key], value), key
 

@@ -39,11 +39,14 @@ LOG_2PI = math.log(2.0 * math.pi)
 
 
 class MaskedLinear(nn.Linear):
-    """A linear layer whose weight is multiplied by a fixed 0/1 mask (out_features, in_features)."""
+    """A linear layer whose weight is multiplied by a fixed 0/1 mask (out_features, in_features).
+
+    The mask follows from the architecture, so it is rebuilt, never saved with the weights.
+    """
 
     def __init__(self, mask: Tensor) -> None:
         super().__init__(mask.shape[1], mask.shape[0])
-        self.register_buffer("mask", mask.float())
+        self.register_buffer("mask", mask.float(), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.linear(x, self.weight * self.mask, self.bias)
