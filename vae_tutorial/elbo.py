@@ -178,7 +178,7 @@ def log_importance_weights(
 def _sampled_kl_elbo(
     model: LatentVariableModel, x: Tensor, n_samples: int, generator: torch.Generator | None
 ) -> ELBO:
-    """`calc_elbo` for a flow posterior: both terms averaged over `n_samples` draws."""
+    """`calc_elbo` with a flow posterior or prior: both terms averaged over `n_samples` draws."""
     terms = importance_terms(model, x, n_samples, generator)  # each (S, B)
     recon_ll = terms.log_px_z.mean(0)  # (B,)
     kl = (terms.log_qz - terms.log_pz).mean(0)  # (B,), Monte-Carlo KL(q || p)

@@ -1,9 +1,9 @@
 """The convolutional VAE: a Gaussian encoder q(z|x) and a Bernoulli decoder p(x|z).
 
 Holds `VAEConfig` (every architectural number) and `VAE` with `encode`, `decode`,
-`sample_posterior` and `forward`. It does not hold the loss (see `elbo.py`), the optional
-flow on top of the Gaussian posterior (see `flows.py`), sampling from the prior (see
-`sampling.py`) or training (see `train.py`).
+`posterior`, `sample_posterior`, `log_prior`, `sample_prior` and `forward`. It does not
+hold the loss (see `elbo.py`), the optional flows on the posterior and the prior (see
+`flows.py`), sampling from the prior (see `sampling.py`) or training (see `train.py`).
 
     encoder  x (B,1,28,28) -conv-> (B,C1,14,14) -conv-> (B,C2,7,7) -fc-> h -> mu, logvar (B,D)
     decoder  z (B,D) -fc-> h -fc-> (B,C2,7,7) -convT-> (B,C1,14,14) -convT-> logits (B,1,28,28)
