@@ -32,7 +32,7 @@ import torchvision
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision import transforms
 
-from vae_tutorial import VAE, TrainConfig, train
+from vae_tutorial import VAE, TrainConfig, VAEConfig, train
 from vae_tutorial.data import resolve_data_dir
 from vae_tutorial.train import VAEObjective
 
@@ -76,7 +76,7 @@ def conventional(steps: int) -> float:
 
 def package(steps: int, batch_size: int = BATCH) -> float:
     """Images per second of `vae_tutorial.train` for `steps` optimizer steps."""
-    config = TrainConfig(latent_dim=16, epochs=1, batch_size=batch_size,
+    config = TrainConfig(model=VAEConfig(latent_dim=16), epochs=1, batch_size=batch_size,
                          subset=steps * batch_size, eval_images=1,
                          checkpoint_every=10**9)  # fmt: skip
     with tempfile.TemporaryDirectory() as out:

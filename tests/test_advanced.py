@@ -1,4 +1,4 @@
-"""The inverse autoregressive flow posterior against autograd Jacobians and the Gaussian VAE."""
+"""The advanced model: flows against autograd Jacobians, the sampled KL, and the plain VAE."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from conftest import TINY
 from torch import nn
 from torch.distributions import Normal
 
-from vae_tutorial import VAE, TrainConfig, VAEConfig, calc_elbo, log_likelihood, sample, train
+from vae_tutorial import TrainConfig, log_likelihood, reconstruct, sample, train
+from vae_tutorial.advanced import AdvancedVAE, AdvancedVAEConfig, IWAEObjective
+from vae_tutorial.advanced.flows import IAF, MADE, FlowPrior
+from vae_tutorial.architectures import config_from_dict
 from vae_tutorial.checkpoint import load_model
-from vae_tutorial.elbo import gaussian_kl, importance_terms
-from vae_tutorial.flows import IAF, MADE, FlowPrior
-from vae_tutorial.train import VAEObjective
+from vae_tutorial.elbo import gaussian_kl, importance_terms, model_elbo
+from vae_tutorial.model import VAEConfig
 
 D, H, C = 5, 16, 3
 
@@ -28,13 +30,13 @@ def randomize(module: nn.Module, seed: int, scale: float = 0.3) -> None:
             p.copy_(scale * torch.randn(p.shape, generator=g, dtype=p.dtype))
 
 
-def flow_model(seed: int = 0) -> VAE:
+def flow_model(seed: int = 0) -> AdvancedVAE:
     torch.manual_seed(seed)
-    config = VAEConfig(
+    config = AdvancedVAEConfig(
         latent_dim=4, channels=(4, 8), hidden_dim=16, flow_steps=2, prior_flow_steps=2,
         flow_hidden=12,
     )  # fmt: skip
-    model = VAE(config=config)
+    model = AdvancedVAE(config=config)
     randomize(model.flow, seed + 1)
     randomize(model.prior_flow, seed + 2)
     return model.double()
@@ -118,7 +120,7 @@ def test_elbo_of_a_flow_model_uses_the_sampled_kl_and_stays_below_log_likelihood
     x = torch.bernoulli(torch.full((2, 1, 28, 28), 0.3, dtype=torch.float64))
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():
-        elbo = calc_elbo(model, x, n_samples=2000, generator=g)
+        elbo = model_elbo(model, x, n_samples=2000, generator=g)
         terms = importance_terms(model, x, 2000, torch.Generator().manual_seed(0))
         ll = log_likelihood(model, x, k=2000, generator=g)
     torch.testing.assert_close(elbo.kl, (terms.log_qz - terms.log_pz).mean(0))
@@ -150,13 +152,13 @@ def test_samples_of_a_flow_prior_model_come_through_the_prior_flow() -> None:
 
 def test_identity_flows_give_the_gaussian_vaes_kl_in_expectation() -> None:
     torch.manual_seed(0)
-    config = VAEConfig(
+    config = AdvancedVAEConfig(
         latent_dim=4, channels=(4, 8), hidden_dim=16, flow_steps=2, prior_flow_steps=1
     )
-    model = VAE(config=config)
+    model = AdvancedVAE(config=config)
     x = torch.bernoulli(torch.full((2, 1, 28, 28), 0.3))
     with torch.no_grad():
-        sampled = calc_elbo(model, x, n_samples=20000, generator=torch.Generator().manual_seed(1))
+        sampled = model_elbo(model, x, n_samples=20000, generator=torch.Generator().manual_seed(1))
         exact_kl = gaussian_kl(*model.encode(x))
     torch.testing.assert_close(sampled.kl, exact_kl, atol=0.05, rtol=0.0)
 
@@ -164,7 +166,7 @@ def test_identity_flows_give_the_gaussian_vaes_kl_in_expectation() -> None:
 def test_iwae_objective_of_a_flow_model_trains_the_flow() -> None:
     model = flow_model().float()
     x = torch.bernoulli(torch.full((4, 1, 28, 28), 0.3))
-    loss, metrics = VAEObjective(iwae_samples=5)(model, x, step=0)
+    loss, metrics = IWAEObjective(5)(model, x, step=0)
     loss.backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.flow.parameters())
     assert metrics["iwae"] >= metrics["elbo"]
@@ -172,12 +174,12 @@ def test_iwae_objective_of_a_flow_model_trains_the_flow() -> None:
 
 
 def test_a_flow_run_trains_checkpoints_and_reloads(tmp_path: Path) -> None:
-    config = TrainConfig(
-        **{**TINY, "flow_steps": 2, "prior_flow_steps": 1, "flow_hidden": 32, "latent_dim": 8}
-    )
+    model = {"flow_steps": 2, "prior_flow_steps": 1, "flow_hidden": 32, "latent_dim": 8}
+    config = TrainConfig(**{**TINY, "model": model})
     result = train(config, tmp_path, progress=False)
     assert math.isfinite(result.history.epochs["test_elbo"][0])
     model = load_model(tmp_path / "checkpoint.pt")
+    assert isinstance(model, AdvancedVAE)
     assert len(model.flow.steps) == 2 and len(model.prior_flow.steps) == 1
     assert not [k for k in model.state_dict() if k.endswith("mask")], "masks are rebuilt, not saved"
     for key, value in result.model.state_dict().items():
@@ -186,8 +188,48 @@ def test_a_flow_run_trains_checkpoints_and_reloads(tmp_path: Path) -> None:
 
 def test_flow_config_is_validated() -> None:
     with pytest.raises(ValueError, match="latent_dim >= 2"):
-        VAEConfig(latent_dim=1, flow_steps=1)
+        AdvancedVAEConfig(latent_dim=1, flow_steps=1)
     with pytest.raises(ValueError, match="latent_dim >= 2"):
-        VAEConfig(latent_dim=1, prior_flow_steps=1)
+        AdvancedVAEConfig(latent_dim=1, prior_flow_steps=1)
     with pytest.raises(ValueError, match="flow_steps"):
-        TrainConfig(flow_steps=-1)
+        TrainConfig(model={"flow_steps": -1})
+    with pytest.raises(ValueError, match="res_blocks"):
+        AdvancedVAEConfig(res_blocks=-1)
+
+
+def test_a_reconstruction_from_a_posterior_draw_goes_through_the_flow() -> None:
+    model = flow_model().float()
+    x = torch.bernoulli(torch.full((3, 1, 28, 28), 0.3))
+    got = reconstruct(model, x, use_mean=False, generator=torch.Generator().manual_seed(7))
+    with torch.no_grad():
+        q = model.posterior(x)
+        z0 = q.mu + torch.exp(0.5 * q.logvar) * torch.randn(
+            1, 3, 4, generator=torch.Generator().manual_seed(7)
+        )
+        through_flow = torch.sigmoid(model.decode(model.flow(z0, q.h)[0][0]))
+        gaussian_only = torch.sigmoid(model.decode(z0[0]))
+    torch.testing.assert_close(got, through_flow)
+    assert (got - gaussian_only).abs().max() > 1e-3, "the draw must not skip the IAF"
+
+
+def test_saved_configs_rebuild_the_right_network() -> None:
+    legacy_plain = {
+        **{"latent_dim": 16, "channels": [32, 64], "hidden_dim": 256, "kernel_size": 4},
+        **{"res_blocks": 0, "flow_steps": 0, "prior_flow_steps": 0, "flow_hidden": 320},
+    }
+    assert type(config_from_dict(legacy_plain)) is VAEConfig
+    assert type(config_from_dict({**legacy_plain, "res_blocks": 1})) is AdvancedVAEConfig
+    with pytest.raises(ValueError, match="unknown model config keys depth"):
+        config_from_dict({"depth": 3})
+    legacy_flat = TrainConfig.from_dict({"latent_dim": 8, "res_blocks": 1, "epochs": 2})
+    assert legacy_flat.model == AdvancedVAEConfig(latent_dim=8, res_blocks=1)
+
+
+def test_the_residual_model_without_flows_keeps_the_closed_form_kl() -> None:
+    torch.manual_seed(0)
+    model = AdvancedVAE(config=AdvancedVAEConfig(latent_dim=4, channels=(4, 8), res_blocks=1))
+    x = torch.bernoulli(torch.full((2, 1, 28, 28), 0.3))
+    with torch.no_grad():
+        terms = model_elbo(model, x, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(terms.kl, gaussian_kl(*model.encode(x)))
+    assert any(type(m).__name__ == "ResidualBlock" for m in model.encoder)

@@ -22,14 +22,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from vae_tutorial import TrainConfig, load_model, train
+from vae_tutorial import TrainConfig, VAEConfig, load_model, train
 from vae_tutorial.checkpoint import atomic_write, load_checkpoint
 
+SMALL = VAEConfig(latent_dim=4, channels=(8, 16), hidden_dim=32)
 TINY_TOML = """
-[train]
+[model]
 latent_dim = 4
 channels = [8, 16]
 hidden_dim = 32
+
+[train]
 epochs = 2
 batch_size = 32
 subset = 1024
@@ -112,8 +115,7 @@ atomic_write(sys.argv[1], half_then_die)
 
 
 def test_sigkill_during_a_checkpoint_write_keeps_the_previous_one(tmp_path: Path) -> None:
-    config = TrainConfig(latent_dim=4, channels=(8, 16), hidden_dim=32, epochs=1,
-                         batch_size=64, subset=128, eval_images=32)  # fmt: skip
+    config = TrainConfig(model=SMALL, epochs=1, batch_size=64, subset=128, eval_images=32)
     train(config, tmp_path, progress=False)
     before = (tmp_path / "checkpoint.pt").read_bytes()
     result = subprocess.run(
@@ -142,8 +144,7 @@ def test_atomic_write_leaves_the_old_file_on_error(tmp_path: Path) -> None:
 
 
 def test_same_seed_gives_bit_identical_runs(tmp_path: Path) -> None:
-    config = TrainConfig(latent_dim=4, channels=(8, 16), hidden_dim=32, epochs=2,
-                         batch_size=64, subset=256, eval_images=64)  # fmt: skip
+    config = TrainConfig(model=SMALL, epochs=2, batch_size=64, subset=256, eval_images=64)
     a = train(config, tmp_path / "a", progress=False)
     b = train(config, tmp_path / "b", progress=False)
     c = train(TrainConfig(**{**config.to_dict(), "seed": 1}), tmp_path / "c", progress=False)

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from vae_tutorial import VAE, InputError, VAEConfig, calc_elbo
+from vae_tutorial.advanced import AdvancedVAE, AdvancedVAEConfig
 from vae_tutorial.model import reparameterize
 
 
@@ -24,7 +25,8 @@ def test_default_latent_size_is_16() -> None:
 
 
 def test_residual_variant_keeps_shapes() -> None:
-    model = VAE(config=VAEConfig(latent_dim=8, channels=(16, 32), hidden_dim=64, res_blocks=2))
+    config = AdvancedVAEConfig(latent_dim=8, channels=(16, 32), hidden_dim=64, res_blocks=2)
+    model = AdvancedVAE(config=config)
     assert model.decode(model.encode(torch.rand(2, 1, 28, 28))[0]).shape == (2, 1, 28, 28)
 
 
@@ -72,7 +74,8 @@ def test_wrong_latent_size_is_refused(model: VAE) -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"latent_dim": 0}, {"channels": (32,)}, {"hidden_dim": 0}, {"res_blocks": -1}]
+    "kwargs",
+    [{"latent_dim": 0}, {"channels": (32,)}, {"hidden_dim": 0}, {"kernel_size": 3}],
 )
 def test_invalid_configs_are_refused(kwargs: dict) -> None:
     with pytest.raises(ValueError):

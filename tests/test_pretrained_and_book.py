@@ -66,3 +66,25 @@ def test_cached_train_trains_once(monkeypatch: pytest.MonkeyPatch) -> None:
     assert calls == [] and history_again == history
     for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_pretrained_is_callable_from_the_package_root() -> None:
+    import vae_tutorial
+
+    model = vae_tutorial.pretrained("mnist-z2")
+    assert isinstance(model, vae_tutorial.VAE) and model.latent_dim == 2
+
+
+def test_retrain_env_var_trains_the_recorded_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    recorded = {**metrics("mnist-z2"), "train_config": {**TINY, "model": {"latent_dim": 2}}}
+    monkeypatch.setattr(book_module, "metrics", lambda name: recorded)
+    monkeypatch.delenv(book_module.RETRAIN_ENV_VAR, raising=False)
+    shipped = book_module.model_for_chapter("mnist-z2", progress=False)
+    monkeypatch.setenv(book_module.RETRAIN_ENV_VAR, "1")
+    retrained = book_module.model_for_chapter("mnist-z2", progress=False)
+    assert (
+        run_dir(TrainConfig.from_dict(recorded["train_config"])).joinpath("checkpoint.pt").exists()
+    )
+    assert not torch.equal(retrained.fc_mu.weight, shipped.fc_mu.weight)
+    x = fixed_binarization(load_mnist("test").images[:64])
+    assert evaluate_elbo(retrained, x).elbo.mean() < evaluate_elbo(shipped, x).elbo.mean()

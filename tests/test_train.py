@@ -12,10 +12,20 @@ import pytest
 import torch
 from conftest import TINY
 
-from vae_tutorial import VAE, CheckpointError, TrainConfig, TrainingDivergedError, load_model, train
+from vae_tutorial import (
+    VAE,
+    CheckpointError,
+    TrainConfig,
+    TrainingDivergedError,
+    VAEConfig,
+    calc_elbo,
+    load_model,
+    train,
+)
+from vae_tutorial.advanced import IWAEObjective
 from vae_tutorial.checkpoint import load_checkpoint, load_into, save_checkpoint
 from vae_tutorial.evaluate import evaluate_elbo
-from vae_tutorial.train import History, TrainingInterrupted, VAEObjective, lr_at
+from vae_tutorial.train import History, TrainingInterrupted, VAEObjective, lr_at, train_step
 
 
 def assert_same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
@@ -28,7 +38,7 @@ def assert_same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
 def test_a_short_run_improves_the_test_elbo(tmp_path: Path, mnist_test_images) -> None:
     config = TrainConfig(**{**TINY, "subset": 512, "epochs": 3})
     torch.manual_seed(config.seed)
-    untrained = evaluate_elbo(VAE(config=config.model_config()), mnist_test_images).elbo.mean()
+    untrained = evaluate_elbo(VAE(config=config.model), mnist_test_images).elbo.mean()
     result = train(config, tmp_path, progress=False)
     test_elbo = result.history.epochs["test_elbo"]
     assert len(test_elbo) == 3 and len(result.history.steps["elbo"]) == 3 * 8
@@ -61,7 +71,7 @@ def test_iwae_objective_matches_torch_distributions() -> None:
     x = torch.bernoulli(torch.full((6, 1, 28, 28), 0.3))
     k = 7
     torch.manual_seed(11)
-    loss, metrics = VAEObjective(iwae_samples=k)(model, x, step=0)
+    loss, metrics = IWAEObjective(k)(model, x, step=0)
     torch.manual_seed(11)
     with torch.no_grad():
         mu, logvar = model.encode(x)
@@ -188,7 +198,7 @@ def test_nan_loss_stops_training_and_keeps_the_last_checkpoint(
         return (loss * float("nan") if step == 3 else loss), metrics
 
     monkeypatch.setattr(VAEObjective, "__call__", nan_at_step_3)
-    with pytest.raises(TrainingDivergedError, match=r"loss became nan at epoch 1, step 3.*--lr"):
+    with pytest.raises(TrainingDivergedError, match=r"loss became nan at step 3 \(epoch 1\).*--lr"):
         train(config, tmp_path, progress=False)
     ckpt = load_checkpoint(tmp_path / "checkpoint.pt")
     assert ckpt["global_step"] == 2 and len(ckpt["history"]["steps"]["step"]) == 2
@@ -271,9 +281,12 @@ def test_checkpoint_of_another_latent_size_is_refused(tiny_run: Path) -> None:
 
 def test_config_files_and_validation(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
-    path.write_text("[train]\nlatent_dim = 2\nepochs = 3\nchannels = [8, 16]\n")
+    path.write_text("[model]\nlatent_dim = 2\nchannels = [8, 16]\n\n[train]\nepochs = 3\n")
     config = TrainConfig.from_toml(path)
-    assert config.latent_dim == 2 and config.channels == (8, 16) and config.lr == 1e-3
+    assert config.model == VAEConfig(latent_dim=2, channels=(8, 16)) and config.epochs == 3
+    assert config.lr == 1e-3
+    path.write_text("[train]\nlatent_dim = 2\nepochs = 3\nchannels = [8, 16]\n")  # older layout
+    assert TrainConfig.from_toml(path).model == VAEConfig(latent_dim=2, channels=(8, 16))
     path.write_text("latent_dims = 2\n")
     with pytest.raises(ValueError, match="unknown config keys latent_dims"):
         TrainConfig.from_toml(path)
@@ -301,3 +314,38 @@ def test_resuming_a_checkpoint_written_before_a_config_field_existed(tmp_path: P
     )
     resumed = train(TrainConfig(**{**TINY, "epochs": 2}), tmp_path, resume=True, progress=False)
     assert resumed.history.epochs["epoch"] == [0, 1]
+
+
+def test_train_step_is_one_adam_update_of_the_objective() -> None:
+    torch.manual_seed(0)
+    model = VAE(latent_dim=4)
+    reference = VAE(latent_dim=4)
+    reference.load_state_dict(model.state_dict())
+    x = torch.bernoulli(torch.full((8, 1, 28, 28), 0.3))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    expected_optimizer = torch.optim.Adam(reference.parameters(), lr=1e-3)
+    torch.manual_seed(1)
+    metrics = train_step(model, optimizer, VAEObjective(), x, step=0)
+    torch.manual_seed(1)
+    loss = -calc_elbo(reference, x).elbo.mean()  # the same draws, by hand
+    expected_optimizer.zero_grad()
+    loss.backward()
+    expected_optimizer.step()
+    assert metrics["elbo"] == pytest.approx(-loss.item())
+    for (name, a), b in zip(
+        model.state_dict().items(), reference.state_dict().values(), strict=True
+    ):
+        torch.testing.assert_close(a, b, msg=name)
+
+
+def test_train_step_refuses_a_nan_loss_before_updating() -> None:
+    model = VAE(latent_dim=4)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def nan_objective(model, x, step):
+        return torch.tensor(float("nan"), requires_grad=True), {}
+
+    with pytest.raises(TrainingDivergedError, match="loss became nan at step 7"):
+        train_step(model, optimizer, nan_objective, torch.zeros(2, 1, 28, 28), step=7)
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())

@@ -10,7 +10,7 @@ from ipywidgets.widgets.widget_link import Link
 
 from vae_tutorial import VAE
 from vae_tutorial.sampling import decode_probs, interpolate
-from vae_tutorial.widgets import latent_explorer, png_bytes, traversal_widget
+from vae_tutorial.widgets import frame_png, latent_explorer, traversal_widget
 
 
 def _model() -> VAE:
@@ -44,7 +44,7 @@ def test_traversal_embeds_every_frame_and_links_the_slider() -> None:
     assert slider.max == 5 and kind.options == ("linear", "slerp")
     assert len(paths.children) == 2 and all(len(s.children) == 6 for s in paths.children)
     linear = interpolate(model, x[0], x[1], 6, "linear")
-    assert paths.children[0].children[5].value == png_bytes(linear[5])
+    assert paths.children[0].children[5].value == frame_png(linear[5])
     assert paths.children[0].children[0].value != paths.children[0].children[5].value
     pairs = {(link.source[1], link.target[1]) for link in _links(box)}
     assert ("value", "value") in pairs and ("value", "selected_index") in pairs
@@ -59,7 +59,7 @@ def test_live_kernel_decodes_the_new_point_afresh() -> None:
         model.decoder_conv[-1].bias.add_(3.0)  # the model changes after the widget was built
     slider.value = 2
     fresh = interpolate(model, x[0], x[1], 4, "linear")[2]
-    assert stack.children[2].value == png_bytes(fresh)
+    assert stack.children[2].value == frame_png(fresh)
 
 
 def test_latent_explorer_moves_one_dimension() -> None:
@@ -71,7 +71,7 @@ def test_latent_explorer_moves_one_dimension() -> None:
     mu, _ = model.encode(x.reshape(1, 1, 28, 28))
     code = mu.detach().clone()
     code[0, 2] = 2.0
-    assert stack.children[2].value == png_bytes(decode_probs(model, code)[0])
+    assert stack.children[2].value == frame_png(decode_probs(model, code)[0])
 
 
 def test_frames_are_small() -> None:

@@ -26,8 +26,9 @@ from typing import IO, Any
 
 import torch
 
+from .architectures import build_model, config_from_dict
 from .errors import CheckpointError
-from .model import VAE, VAEConfig
+from .model import VAE
 
 CHECKPOINT_FORMAT = "vae-tutorial-checkpoint"
 CHECKPOINT_FORMAT_VERSION = 1
@@ -87,14 +88,12 @@ def _is_zip(path: Path) -> bool:
         return False
 
 
-def load_checkpoint(
-    path: str | os.PathLike[str], map_location: str | torch.device = "cpu"
-) -> dict[str, Any]:
-    """Load and validate a checkpoint with `torch.load(weights_only=True)`.
+def safe_load(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> Any:
+    """`torch.load(weights_only=True)` of a file, with one clear error for each way it fails.
 
     Raises:
         CheckpointError: missing file; corrupt or truncated file; a file that would need
-            unsafe unpickling; not a vae-tutorial checkpoint; another format version.
+            unsafe unpickling.
     """
     path = Path(path)
     if not path.is_file():
@@ -105,7 +104,7 @@ def load_checkpoint(
             "written by 'vae-tutorial train'; resume from an earlier checkpoint or train again"
         )
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
             f"{path} holds objects that only unsafe unpickling could load; refusing it "
@@ -116,6 +115,19 @@ def load_checkpoint(
             f"{path} is corrupt or truncated ({type(exc).__name__}); "
             "delete it and resume from an earlier checkpoint or train again"
         ) from exc
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str], map_location: str | torch.device = "cpu"
+) -> dict[str, Any]:
+    """Load (`safe_load`) and validate a training checkpoint.
+
+    Raises:
+        CheckpointError: as `safe_load`; not a vae-tutorial checkpoint; another format
+            version; a required key missing.
+    """
+    path = Path(path)
+    ckpt = safe_load(path, map_location)
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(
             f"{path} is not a vae-tutorial checkpoint (a bare state_dict or another "
@@ -137,9 +149,10 @@ def load_checkpoint(
 def model_from_checkpoint(
     ckpt: dict[str, Any], path: str | os.PathLike[str], latent_dim: int | None = None
 ) -> VAE:
-    """Build the VAE a loaded checkpoint describes and load its weights."""
+    """Build the network a loaded checkpoint (or shipped weights file) describes, with its
+    weights (float32): `ckpt` needs "model_config" and "model"."""
     try:
-        config = VAEConfig(**ckpt["model_config"])
+        config = config_from_dict(ckpt["model_config"])
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{path} has an invalid model_config: {exc}") from exc
     if latent_dim is not None and latent_dim != config.latent_dim:
@@ -148,7 +161,7 @@ def model_from_checkpoint(
             f"{latent_dim} was asked for; pass --latent-dim {config.latent_dim} or pick "
             "the checkpoint of the model you want"
         )
-    model = VAE(config=config)
+    model = build_model(config)
     try:
         model.load_state_dict({k: v.float() for k, v in ckpt["model"].items()})
     except (RuntimeError, AttributeError) as exc:

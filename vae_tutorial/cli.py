@@ -112,7 +112,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--config", type=existing_file, help="TOML file of TrainConfig fields")
     t.add_argument("--epochs", type=positive_int)
-    t.add_argument("--latent-dim", type=positive_int)
+    t.add_argument("--latent-dim", type=positive_int, help="size D of z (default 16)")
+    t.add_argument(
+        "--channels",
+        type=positive_int,
+        nargs=2,
+        metavar=("C1", "C2"),
+        help="channels of the two strided convolutions (default 32 64)",
+    )
+    t.add_argument("--hidden-dim", type=positive_int, help="fully connected width (default 256)")
+    t.add_argument(
+        "--kernel-size", type=positive_int, help="kernel of the strided convolutions (default 4)"
+    )
+    t.add_argument(
+        "--res-blocks",
+        type=nonneg_int,
+        help="residual blocks after each strided convolution (default 0: the plain VAE)",
+    )
+    t.add_argument(
+        "--flow-hidden", type=positive_int, help="width of each flow step's MADE (default 320)"
+    )
     t.add_argument(
         "--flow-steps",
         type=nonneg_int,
@@ -207,13 +226,24 @@ def build_parser() -> argparse.ArgumentParser:
 def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .train import TrainConfig, TrainingInterrupted, train
 
+    architecture = {
+        key: getattr(args, key)
+        for key in (
+            "latent_dim",
+            "channels",
+            "hidden_dim",
+            "kernel_size",
+            "res_blocks",
+            "flow_steps",
+            "prior_flow_steps",
+            "flow_hidden",
+        )
+        if getattr(args, key) is not None
+    }
     overrides = {
         key: getattr(args, key)
         for key in (
             "epochs",
-            "latent_dim",
-            "flow_steps",
-            "prior_flow_steps",
             "batch_size",
             "lr",
             "seed",
@@ -232,7 +262,8 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     }
     try:
         base = TrainConfig.from_toml(args.config).to_dict() if args.config else {}
-        config = TrainConfig.from_dict({**base, **overrides})
+        model = {**base.pop("model", {}), **architecture}
+        config = TrainConfig.from_dict({**base, **overrides, "model": model})
     except (ValueError, TypeError) as exc:
         parser.error(f"invalid config: {exc}")
     except OSError as exc:

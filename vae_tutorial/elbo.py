@@ -1,16 +1,17 @@
 """The objective: the evidence lower bound (ELBO) and the importance-weighted bound.
 
 Holds the two terms of the ELBO (Bernoulli reconstruction log-likelihood, closed-form
-Gaussian KL), `calc_elbo`, the IWAE bound `iwae_bound` (differentiable, for training)
-and `log_likelihood` (its chunked, gradient-free use as an estimate of log p(x)), and
-`bits_per_dim`. It does not hold the network (`model.py`) or dataset-level evaluation
-(`evaluate.py`).
+Gaussian KL), `calc_elbo`, `model_elbo` (the ELBO of any model: `calc_elbo`, or the
+model's own estimate when its KL has no closed form), the importance weights and the
+IWAE bound `iwae_bound` (differentiable), `log_likelihood` (its chunked, gradient-free
+use as an estimate of log p(x)), and `bits_per_dim`. It does not hold the network
+(`model.py`) or dataset-level evaluation (`evaluate.py`).
 
 Every quantity is per example, in nats, summed over the 784 pixels and D latent
 dimensions (never averaged over pixels: that would rescale the likelihood against the KL).
 
     ELBO(x) = E_q[log p(x|z)] - KL(q(z|x) || p(z))                  eq. `elbo`
-    log p(x) >= log (1/K) sum_k p(x, z_k) / q(z_k|x),  z_k ~ q      eq. `iwae`
+    L_k(x) = E[log (1/k) sum_k p(x, z_k) / q(z_k|x)],  z_k ~ q      eq. `iwae`
 
 References: Kingma & Welling (2014), Appendix B (the Gaussian KL);
 Burda, Grosse & Salakhutdinov (2016), Importance Weighted Autoencoders.
@@ -19,37 +20,35 @@ Burda, Grosse & Salakhutdinov (2016), Importance Weighted Autoencoders.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .model import Posterior, check_images, reparameterize
+from .model import check_images, reparameterize
 
 DECODES_PER_CHUNK = 1024
 
 
 class LatentVariableModel(Protocol):
-    """What the objective needs from a model: a Gaussian encoder and a Bernoulli decoder.
+    """What the bounds need from a model: an encoder, a decoder and three distributions.
 
-    `closed_form_kl` is True for a diagonal-Gaussian posterior and the N(0, I) prior;
-    otherwise the KL is estimated from `sample_posterior` draws and `log_prior`.
+    `posterior(x)` describes q(z|x) for a batch; `sample_posterior(q, S)` draws from it
+    with log-densities; `log_prior` is log p(z). `VAE` (model.py) is one.
     """
-
-    closed_form_kl: bool
-
-    def log_prior(self, z: Tensor) -> Tensor: ...
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]: ...
 
     def decode(self, z: Tensor) -> Tensor: ...
 
-    def posterior(self, x: Tensor) -> Posterior: ...
+    def posterior(self, x: Tensor) -> Any: ...
 
     def sample_posterior(
-        self, q: Posterior, n_samples: int = 1, generator: torch.Generator | None = None
+        self, q: Any, n_samples: int = 1, generator: torch.Generator | None = None
     ) -> tuple[Tensor, Tensor]: ...
+
+    def log_prior(self, z: Tensor) -> Tensor: ...
 
 
 class ELBO(NamedTuple):
@@ -97,12 +96,11 @@ def calc_elbo(
     n_samples: int = 1,
     generator: torch.Generator | None = None,
 ) -> ELBO:
-    """The ELBO of each image, eq. `elbo`, with the KL in closed form.
+    """ELBO(x) = E_q[log p(x|z)] - KL(q(z|x) || p(z)) of each image, eq. `elbo`.
 
-    The expectation E_q[log p(x|z)] is estimated with `n_samples` reparameterized draws
-    z = mu + sigma * eps (eq. `reparam`), so gradients flow to the encoder. A model with a
-    flow posterior or a flow prior (`flows.py`) has no closed-form KL: its KL is estimated
-    from the same draws as E_q[log q(z|x) - log p(z)].
+    The expectation is estimated with `n_samples` reparameterized draws
+    z = mu + sigma * eps (eq. `reparam`), so gradients flow to the encoder; the KL of the
+    diagonal Gaussian from N(0, I) is exact (eq. `kl-gauss`).
 
     Args:
         model: a VAE (anything with `encode` and `decode`).
@@ -114,15 +112,36 @@ def calc_elbo(
         ELBO(elbo, recon_ll, kl), each (B,) in nats per example.
     """
     check_images(x)
-    if n_samples < 1:
-        raise ValueError(f"n_samples must be at least 1, got {n_samples}")
-    if not model.closed_form_kl:
-        return _sampled_kl_elbo(model, x, n_samples, generator)
+    check_n_samples(n_samples)
     mu, logvar = model.encode(x)  # (B, D), (B, D)
     z = reparameterize(mu, logvar, n_samples, generator)  # (S, B, D)
     recon_ll = bernoulli_log_likelihood(model.decode(z), x).mean(0)  # (B,)
     kl = gaussian_kl(mu, logvar)  # (B,)
     return ELBO(recon_ll - kl, recon_ll, kl)
+
+
+def check_n_samples(n_samples: int) -> None:
+    """Raise ValueError unless n_samples >= 1."""
+    if n_samples < 1:
+        raise ValueError(f"n_samples must be at least 1, got {n_samples}")
+
+
+def model_elbo(
+    model: LatentVariableModel,
+    x: Tensor,
+    n_samples: int = 1,
+    generator: torch.Generator | None = None,
+) -> ELBO:
+    """The ELBO of any model: `calc_elbo`, or the model's own `elbo` method when it has one.
+
+    A model whose KL has no closed form (the flows of `advanced.AdvancedVAE`) defines
+    `elbo(x, n_samples, generator)`; the plain `VAE` does not. Training and evaluation call
+    this, so they serve both. Returns ELBO(elbo, recon_ll, kl), each (B,) nats.
+    """
+    own = getattr(model, "elbo", None)
+    if own is not None:
+        return own(x, n_samples, generator)
+    return calc_elbo(model, x, n_samples, generator)
 
 
 class ImportanceTerms(NamedTuple):
@@ -143,9 +162,9 @@ def importance_terms(
     x: Tensor,
     k: int,
     generator: torch.Generator | None = None,
-    q: Posterior | None = None,
+    q: Any = None,
 ) -> ImportanceTerms:
-    """The three log-densities of k draws z_k ~ q(z|x) (eq. `reparam`, plus eq. `iaf` for flows).
+    """The three log-densities of k draws z_k ~ q(z|x), drawn by the model's own sampler.
 
     Args:
         x: (B, 1, 28, 28); k: number of draws per image.
@@ -162,7 +181,7 @@ def log_importance_weights(
     x: Tensor,
     k: int,
     generator: torch.Generator | None = None,
-    q: Posterior | None = None,
+    q: Any = None,
 ) -> Tensor:
     """log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x) for k draws z_k ~ q, eq. `iwae`.
 
@@ -175,14 +194,9 @@ def log_importance_weights(
     return importance_terms(model, x, k, generator, q).log_weights
 
 
-def _sampled_kl_elbo(
-    model: LatentVariableModel, x: Tensor, n_samples: int, generator: torch.Generator | None
-) -> ELBO:
-    """`calc_elbo` with a flow posterior or prior: both terms averaged over `n_samples` draws."""
-    terms = importance_terms(model, x, n_samples, generator)  # each (S, B)
-    recon_ll = terms.log_px_z.mean(0)  # (B,)
-    kl = (terms.log_qz - terms.log_pz).mean(0)  # (B,), Monte-Carlo KL(q || p)
-    return ELBO(recon_ll - kl, recon_ll, kl)
+def log_mean_exp(log_w: Tensor, dim: int = 0) -> Tensor:
+    """log (1/k) sum_k exp(log_w_k) along `dim` (k = its size), stably, eq. `iwae`."""
+    return torch.logsumexp(log_w, dim=dim) - math.log(log_w.shape[dim])
 
 
 def iwae_bound(
@@ -191,17 +205,17 @@ def iwae_bound(
     k: int,
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    """The importance-weighted bound L_k(x) (differentiable), eq. `iwae`.
+    """One draw of the importance-weighted estimate log (1/k) sum_k w_k (differentiable).
 
-    L_k = log (1/k) sum_k w_k. L_1 is the ELBO with a sampled KL; L_k rises to log p(x)
-    as k grows. Memory grows with k * B: use `log_likelihood` for large k.
+    Its expectation over the k draws is the bound L_k of eq. `iwae`: L_1 is the ELBO,
+    and L_1 <= L_k <= L_{k+1} <= log p(x). One draw is an estimate and can exceed
+    log p(x). Memory grows with k * B: use `log_likelihood` for large k.
 
     Returns:
-        (B,) bound in nats per example.
+        (B,) in nats per example.
     """
     check_images(x)
-    log_w = log_importance_weights(model, x, k, generator)  # (k, B)
-    return torch.logsumexp(log_w, dim=0) - math.log(k)
+    return log_mean_exp(log_importance_weights(model, x, k, generator))  # (B,)
 
 
 @torch.no_grad()
@@ -212,12 +226,12 @@ def log_likelihood(
     chunk_size: int | None = None,
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    """Importance-sampled estimate of log p(x) with k samples (the IWAE bound), eq. `iwae`.
+    """Importance-sampled estimate of log p(x) with k samples, eq. `iwae`.
 
     The k draws are decoded in chunks of `chunk_size` samples at once (batched over both
     samples and images, no Python loop per image) and combined with one log-sum-exp.
-    The estimate is a lower bound in expectation that tightens as k grows; -log_likelihood
-    is the test "NLL" reported in the literature.
+    Its expectation is the bound L_k <= log p(x), which tightens as k grows (one estimate
+    can land above log p(x)); -log_likelihood is the test "NLL" of the literature.
 
     Args:
         model: a VAE.
@@ -242,7 +256,7 @@ def log_likelihood(
             for start in range(0, k, chunk_size)
         ]
     )  # (k, B)
-    return torch.logsumexp(log_w, dim=0) - math.log(k)
+    return log_mean_exp(log_w)  # (B,)
 
 
 def bits_per_dim(nats: Tensor | float, dims: int = 784) -> Tensor | float:

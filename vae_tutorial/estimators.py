@@ -13,10 +13,13 @@ Mohamed et al. (2020), Monte Carlo Gradient Estimation in Machine Learning.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
 from torch import Tensor
+
+from .model import reparameterize
 
 
 def score_function_gradients(
@@ -32,6 +35,7 @@ def reparameterization_gradients(
 ) -> Tensor:
     """n single-sample estimates d/dmu f(mu + sigma eps) of d/dmu E[f(z)]: (n,)."""
     mu_t = torch.full((n,), mu, dtype=torch.float64, requires_grad=True)
-    eps = torch.randn(n, generator=generator, dtype=torch.float64)
-    f(mu_t + sigma * eps).sum().backward()  # eq. reparam; each sample's gradient lands in its slot
+    logvar = torch.full((n,), 2.0 * math.log(sigma), dtype=torch.float64)
+    z = reparameterize(mu_t, logvar, generator=generator)  # (n,), z_i = mu + sigma eps_i
+    f(z).sum().backward()  # each sample's gradient lands in its own slot of mu_t.grad
     return mu_t.grad.detach()

@@ -18,7 +18,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from .data import seeded_generator
-from .elbo import ELBO, LatentVariableModel, bits_per_dim, calc_elbo, log_likelihood
+from .elbo import ELBO, LatentVariableModel, bits_per_dim, log_likelihood, model_elbo
 from .model import evaluating
 
 EVAL_NOISE_SEED = 1234
@@ -33,7 +33,7 @@ def evaluate_elbo(
     with evaluating(model):
         device = next(model.parameters()).device
         for start in range(0, x.shape[0], batch_size):
-            parts.append(calc_elbo(model, x[start : start + batch_size].to(device), 1, generator))
+            parts.append(model_elbo(model, x[start : start + batch_size].to(device), 1, generator))
     return ELBO(*(torch.cat([getattr(p, f) for p in parts]).cpu() for f in ELBO._fields))
 
 

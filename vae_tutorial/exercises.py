@@ -3,7 +3,7 @@
 Holds `check_calc_elbo(fn)` and `check_sample(fn)`. Each runs the reader's function on a
 small random VAE, compares it with the package's reference (`elbo.calc_elbo`,
 `sampling.sample`) and returns a `Verdict` whose text names the usual mistakes:
-the KL's sign, averaging over pixels instead of summing, log(sigmoid(.)) overflowing,
+the KL's sign, averaging over pixels instead of summing, log(sigmoid(.)) underflowing,
 a z that carries no gradient to the encoder, sampling from the posterior instead of the
 prior, logits instead of probabilities. Verdicts hold no random numbers, so a notebook
 can store and compare them. It does not hold the reference implementations.
@@ -110,7 +110,8 @@ def check_calc_elbo(fn: Callable[[VAE, Tensor], Any]) -> Verdict:
         _, recon_big, _ = _unpack(fn(big, torch.zeros_like(x)))
         if not torch.isfinite(recon_big).all():
             problems.append(
-                "log p(x|z) overflows for confident pixels: compute it from logits with "
+                "log p(x|z) is -inf for confident pixels: sigmoid(logits) underflows to 0 "
+                "(or 1 - sigmoid to 0) and log(0) = -inf; compute it from logits with "
                 "F.binary_cross_entropy_with_logits, never as log(sigmoid(logits))"
             )
     except Exception as exc:

@@ -1,9 +1,11 @@
 """The convolutional VAE: a Gaussian encoder q(z|x) and a Bernoulli decoder p(x|z).
 
-Holds `VAEConfig` (every architectural number) and `VAE` with `encode`, `decode`,
-`posterior`, `sample_posterior`, `log_prior`, `sample_prior` and `forward`. It does not
-hold the loss (see `elbo.py`), the optional flows on the posterior and the prior (see
-`flows.py`), sampling from the prior (see `sampling.py`) or training (see `train.py`).
+Holds `VAEConfig` (every architectural number), `VAE` (`encode`, `decode`, `forward`, and
+the three distributions the bounds use: `posterior` with `sample_posterior`, `log_prior`,
+`sample_prior`), the reparameterized draw `reparameterize` and the Gaussian log-density.
+It does not hold the loss (`elbo.py`), sampling images (`sampling.py`), training
+(`train.py`), or the evaluation chapter's richer model with residual blocks and flows
+(`advanced/`, built on this one).
 
     encoder  x (B,1,28,28) -conv-> (B,C1,14,14) -conv-> (B,C2,7,7) -fc-> h -> mu, logvar (B,D)
     decoder  z (B,D) -fc-> h -fc-> (B,C2,7,7) -convT-> (B,C1,14,14) -convT-> logits (B,1,28,28)
@@ -20,6 +22,7 @@ Rezende, Mohamed & Wierstra (2014), Stochastic Backpropagation.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -29,9 +32,9 @@ import torch
 from torch import Tensor, nn
 
 from .errors import InputError
-from .flows import IAF, LOG_2PI, FlowPrior
 
 IMAGE_SHAPE: tuple[int, int, int] = (1, 28, 28)
+LOG_2PI = math.log(2.0 * math.pi)
 
 
 @dataclass(frozen=True)
@@ -43,23 +46,13 @@ class VAEConfig:
         channels: output channels of the strided (stride 2) convolutions of the encoder;
             the decoder mirrors them. Two layers take 28x28 to 7x7.
         hidden_dim: width of the fully connected layer between the convolutions and z.
-        res_blocks: residual 3x3 blocks after each strided convolution (0 = plain net).
         kernel_size: kernel of the strided (transposed) convolutions.
-        flow_steps: inverse autoregressive flow steps on top of the Gaussian posterior
-            (0 = the plain diagonal Gaussian of the book's chapters; see `flows.py`).
-        prior_flow_steps: masked autoregressive flow steps of a learned prior p(z)
-            (0 = the standard normal prior N(0, I)).
-        flow_hidden: width of each flow step's MADE hidden layers.
     """
 
     latent_dim: int = 16
     channels: tuple[int, ...] = (32, 64)
     hidden_dim: int = 256
-    res_blocks: int = 0
     kernel_size: int = 4
-    flow_steps: int = 0
-    prior_flow_steps: int = 0
-    flow_hidden: int = 320
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
@@ -69,16 +62,12 @@ class VAEConfig:
             raise ValueError(
                 f"channels must be two positive numbers (28 -> 14 -> 7), got {self.channels}"
             )
-        if self.hidden_dim < 1 or self.res_blocks < 0:
-            raise ValueError("hidden_dim must be positive and res_blocks non-negative")
-        if min(self.flow_steps, self.prior_flow_steps) < 0 or self.flow_hidden < 1:
+        if self.hidden_dim < 1:
+            raise ValueError(f"hidden_dim must be positive, got {self.hidden_dim}")
+        if self.kernel_size < 2 or self.kernel_size % 2:
             raise ValueError(
-                "flow_steps and prior_flow_steps must be non-negative and flow_hidden positive"
-            )
-        if self.flow_steps + self.prior_flow_steps > 0 and self.latent_dim < 2:
-            raise ValueError(
-                f"an autoregressive flow needs latent_dim >= 2, got {self.latent_dim}; "
-                "set flow_steps = prior_flow_steps = 0"
+                "kernel_size must be an even number >= 2 (so that stride 2 halves 28 -> 14 "
+                f"-> 7), got {self.kernel_size}"
             )
 
     def to_dict(self) -> dict[str, Any]:
@@ -87,32 +76,11 @@ class VAEConfig:
         return d
 
 
-class ResidualBlock(nn.Module):
-    """x + conv3x3(relu(conv3x3(relu(x)))), shape preserving."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.ReLU(),
-            nn.Conv2d(channels, channels, 3, padding=1),
-            nn.ReLU(),
-            nn.Conv2d(channels, channels, 3, padding=1),
-        )
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x + self.body(x)
-
-
 class Posterior(NamedTuple):
-    """q(z|x) of a batch: encoder features h (B, hidden_dim), Gaussian mu and logvar (B, D)."""
+    """q(z|x) = N(mu, diag(exp(logvar))) of a batch: mu and logvar, each (B, D)."""
 
-    h: Tensor
     mu: Tensor
     logvar: Tensor
-
-
-def _stage(conv: nn.Module, channels: int, res_blocks: int) -> list[nn.Module]:
-    return [conv, *(ResidualBlock(channels) for _ in range(res_blocks)), nn.ReLU()]
 
 
 class VAE(nn.Module):
@@ -129,7 +97,7 @@ class VAE(nn.Module):
         super().__init__()
         config = config or VAEConfig()
         if latent_dim is not None and latent_dim != config.latent_dim:
-            config = VAEConfig(**{**config.to_dict(), "latent_dim": latent_dim})
+            config = type(config)(**{**config.to_dict(), "latent_dim": latent_dim})
         self.config = config
         c1, c2 = config.channels
         k, pad = config.kernel_size, (config.kernel_size - 2) // 2
@@ -137,24 +105,16 @@ class VAE(nn.Module):
         n_features = c2 * self.feature_shape[1] * self.feature_shape[2]
 
         self.encoder = nn.Sequential(
-            *_stage(nn.Conv2d(IMAGE_SHAPE[0], c1, k, stride=2, padding=pad), c1, config.res_blocks),
-            *_stage(nn.Conv2d(c1, c2, k, stride=2, padding=pad), c2, config.res_blocks),
-            nn.Flatten(),
+            nn.Conv2d(IMAGE_SHAPE[0], c1, k, stride=2, padding=pad),  # (B, C1, 14, 14)
+            nn.ReLU(),
+            nn.Conv2d(c1, c2, k, stride=2, padding=pad),  # (B, C2, 7, 7)
+            nn.ReLU(),
+            nn.Flatten(),  # (B, C2*7*7)
             nn.Linear(n_features, config.hidden_dim),
             nn.ReLU(),
         )
         self.fc_mu = nn.Linear(config.hidden_dim, config.latent_dim)
         self.fc_logvar = nn.Linear(config.hidden_dim, config.latent_dim)
-        self.flow = (
-            IAF(config.latent_dim, config.flow_hidden, config.hidden_dim, config.flow_steps)
-            if config.flow_steps > 0
-            else None
-        )
-        self.prior_flow = (
-            FlowPrior(config.latent_dim, config.flow_hidden, config.prior_flow_steps)
-            if config.prior_flow_steps > 0
-            else None
-        )
 
         self.decoder_fc = nn.Sequential(
             nn.Linear(config.latent_dim, config.hidden_dim),
@@ -163,9 +123,9 @@ class VAE(nn.Module):
             nn.ReLU(),
         )
         self.decoder_conv = nn.Sequential(
-            *(ResidualBlock(c2) for _ in range(config.res_blocks)),
-            *_stage(nn.ConvTranspose2d(c2, c1, k, stride=2, padding=pad), c1, config.res_blocks),
-            nn.ConvTranspose2d(c1, IMAGE_SHAPE[0], k, stride=2, padding=pad),
+            nn.ConvTranspose2d(c2, c1, k, stride=2, padding=pad),  # (B, C1, 14, 14)
+            nn.ReLU(),
+            nn.ConvTranspose2d(c1, IMAGE_SHAPE[0], k, stride=2, padding=pad),  # (B, 1, 28, 28)
         )
         self.to(memory_format=torch.channels_last)  # oneDNN runs these convolutions faster
 
@@ -178,50 +138,6 @@ class VAE(nn.Module):
         check_image_shape(x)
         h = self.encoder(x)  # (B, hidden_dim)
         return self.fc_mu(h), self.fc_logvar(h)
-
-    def posterior(self, x: Tensor) -> Posterior:
-        """`encode`, keeping the features: x (B,1,28,28) -> Posterior(h (B,H), mu, logvar (B,D)).
-
-        h is what a flow posterior (eq. `iaf`) is conditioned on.
-        """
-        check_image_shape(x)
-        h = self.encoder(x)  # (B, hidden_dim)
-        return Posterior(h, self.fc_mu(h), self.fc_logvar(h))
-
-    def sample_posterior(
-        self, q: Posterior, n_samples: int = 1, generator: torch.Generator | None = None
-    ) -> tuple[Tensor, Tensor]:
-        """Draw z ~ q(z|x) with its log-density: z (S,B,D), log q(z|x) (S,B) in nats.
-
-        z = mu + sigma * eps (eq. `reparam`), then, for a flow model, the flow (eq. `iaf`).
-        Differentiable in the encoder's (and the flow's) parameters. `q` comes from
-        `posterior(x)`, so that many draws share one pass of the encoder.
-        """
-        z, log_q = sample_gaussian(q.mu, q.logvar, n_samples, generator)  # (S, B, D), (S, B)
-        if self.flow is not None:
-            z, log_det = self.flow(z, q.h)  # eq. iaf; h (B, H) broadcasts over the S draws
-            log_q = log_q - log_det
-        return z, log_q
-
-    @property
-    def closed_form_kl(self) -> bool:
-        """True for the diagonal-Gaussian posterior and N(0, I) prior of eq. `kl-gauss`."""
-        return self.flow is None and self.prior_flow is None
-
-    def log_prior(self, z: Tensor) -> Tensor:
-        """log p(z): z (..., D) -> (...,) nats; N(0, I), or the learned eq. `flow-prior`."""
-        if self.prior_flow is not None:
-            return self.prior_flow.log_prob(z)
-        return -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
-
-    def sample_prior(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """n draws z ~ p(z): (n, D) on the model's device (base noise from `generator`, CPU)."""
-        u = torch.randn(n, self.latent_dim, generator=generator)  # (n, D) ~ N(0, I)
-        if self.prior_flow is None:
-            return u
-        device = next(self.parameters()).device
-        with torch.no_grad():
-            return self.prior_flow.transform(u.to(device))
 
     def decode(self, z: Tensor) -> Tensor:
         """Bernoulli logits of p(x|z): z (..., D) -> logits (..., 1, 28, 28)."""
@@ -236,27 +152,30 @@ class VAE(nn.Module):
         return logits.view(*lead, *IMAGE_SHAPE)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """One reparameterized pass: x -> (logits (B,1,28,28), mu (B,D), logvar (B,D)).
-
-        A flow model decodes the flow's output; mu and logvar are its base Gaussian's.
-        """
-        if self.flow is not None:
-            q = self.posterior(x)
-            z, _ = self.sample_posterior(q)  # (1, B, D)
-            return self.decode(z[0]), q.mu, q.logvar
+        """One reparameterized pass: x -> (logits (B,1,28,28), mu (B,D), logvar (B,D))."""
         mu, logvar = self.encode(x)
         z = reparameterize(mu, logvar)  # (B, D)
         return self.decode(z), mu, logvar
 
+    def posterior(self, x: Tensor) -> Posterior:
+        """q(z|x) of a batch, for `sample_posterior`: x (B,1,28,28) -> Posterior(mu, logvar)."""
+        return Posterior(*self.encode(x))
 
-def encode(model: VAE, x: Tensor) -> tuple[Tensor, Tensor]:
-    """Function form of `VAE.encode`: x (B,1,28,28) -> mu (B,D), logvar (B,D) of q(z|x)."""
-    return model.encode(x)
+    def sample_posterior(
+        self, q: Posterior, n_samples: int = 1, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """S draws z ~ q(z|x) (eq. `reparam`) and their log q(z|x): (S,B,D), (S,B) nats."""
+        z = reparameterize(q.mu, q.logvar, n_samples, generator)  # (S, B, D)
+        return z, gaussian_log_prob(z, q.mu, q.logvar)
 
+    def log_prior(self, z: Tensor) -> Tensor:
+        """log p(z) of the standard normal prior: z (..., D) -> (...,) nats."""
+        return gaussian_log_prob(z, torch.zeros_like(z), torch.zeros_like(z))
 
-def decode(model: VAE, z: Tensor) -> Tensor:
-    """Function form of `VAE.decode`: z (..., D) -> Bernoulli logits (..., 1, 28, 28)."""
-    return model.decode(z)
+    def sample_prior(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n draws z ~ N(0, I): (n, D) on the model's device (noise from a CPU `generator`)."""
+        z = torch.randn(n, self.latent_dim, generator=generator)  # (n, D)
+        return z.to(next(self.parameters()).device)
 
 
 def reparameterize(
@@ -279,21 +198,20 @@ def reparameterize(
     return mu + torch.exp(0.5 * logvar) * eps  # eq. reparam
 
 
-def sample_gaussian(
-    mu: Tensor, logvar: Tensor, n_samples: int = 1, generator: torch.Generator | None = None
-) -> tuple[Tensor, Tensor]:
-    """Draw z ~ N(mu, diag(exp(logvar))) with its log-density, eq. `reparam`.
+def gaussian_log_prob(z: Tensor, mu: Tensor, logvar: Tensor) -> Tensor:
+    """log N(z; mu, diag(exp(logvar))) = -1/2 sum_j ((z_j - mu_j)^2 / sigma_j^2 + log sigma_j^2
+    + log 2 pi): z (..., D), mu and logvar broadcastable -> (...,) nats."""
+    return -0.5 * ((z - mu).pow(2) * torch.exp(-logvar) + logvar + LOG_2PI).sum(-1)
 
-    Args:
-        mu, logvar: (B, D); n_samples: S.
 
-    Returns:
-        z (S, B, D) and log N(z; mu, sigma^2) (S, B) in nats.
-    """
-    shape = (n_samples, *mu.shape)
-    eps = torch.randn(shape, generator=generator, dtype=mu.dtype, device=mu.device)  # (S, B, D)
-    z = mu + torch.exp(0.5 * logvar) * eps  # eq. reparam
-    return z, -0.5 * (eps.pow(2) + logvar + LOG_2PI).sum(-1)
+def encode(model: VAE, x: Tensor) -> tuple[Tensor, Tensor]:
+    """Function form of `VAE.encode`: x (B,1,28,28) -> mu (B,D), logvar (B,D) of q(z|x)."""
+    return model.encode(x)
+
+
+def decode(model: VAE, z: Tensor) -> Tensor:
+    """Function form of `VAE.decode`: z (..., D) -> Bernoulli logits (..., 1, 28, 28)."""
+    return model.decode(z)
 
 
 def check_image_shape(x: Tensor) -> None:

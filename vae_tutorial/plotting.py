@@ -11,6 +11,7 @@ Reference: Kingma & Welling (2014), figure 4 (the learned 2-D manifold).
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -56,15 +57,22 @@ def show_images(
     return ax
 
 
-def save_image_grid(images: Tensor, path: str | Path, nrow: int = 8, scale: int = 2) -> Path:
-    """Write a grid of images in [0, 1] as a PNG (black ink on white), `scale` x upsampled."""
-    grid = image_grid(images, nrow)
+def png_bytes(images: Tensor, nrow: int = 8, scale: int = 2, padding: int = 2) -> bytes:
+    """A grid of images in [0, 1] as PNG bytes (black ink on white), `scale` x upsampled."""
+    grid = image_grid(images, nrow, padding)
     pixels = np.clip((1.0 - grid) * 255.0, 0, 255).astype(np.uint8)
     image = Image.fromarray(pixels, mode="L")
     image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+    buffer = io.BytesIO()
+    image.save(buffer, format="png", optimize=True)
+    return buffer.getvalue()
+
+
+def save_image_grid(images: Tensor, path: str | Path, nrow: int = 8, scale: int = 2) -> Path:
+    """Write a grid of images in [0, 1] as a PNG file (`png_bytes`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path)
+    path.write_bytes(png_bytes(images, nrow, scale))
     return path
 
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import torch
 
-from .checkpoint import atomic_write, load_checkpoint, model_from_checkpoint
+from .checkpoint import atomic_write, load_checkpoint, model_from_checkpoint, safe_load
 from .errors import CheckpointError
-from .model import VAE, VAEConfig
+from .model import VAE
 
 ELBO_CHECK_IMAGES = 1000
 
@@ -64,10 +64,8 @@ def _check_name(name: str) -> None:
 def pretrained(name: str = "mnist-z16", device: str | torch.device = "cpu") -> VAE:
     """A shipped VAE, in eval mode, with float32 weights on `device`."""
     _check_name(name)
-    payload = torch.load(_folder() / f"{name}.pt", map_location="cpu", weights_only=True)
-    model = VAE(config=VAEConfig(**payload["model_config"]))
-    model.load_state_dict({k: v.float() for k, v in payload["model"].items()})
-    return model.to(device).eval()
+    path = _folder() / f"{name}.pt"
+    return model_from_checkpoint(safe_load(path), path).to(device).eval()
 
 
 def export(

@@ -47,7 +47,7 @@ def decode_probs(model: VAE, z: Tensor) -> Tensor:
 
 
 def sample(model: VAE, n: int, generator: torch.Generator | None = None) -> Samples:
-    """Draw n images from the model: z ~ p(z) (N(0, I) here), x ~ p(x|z), eq. `generative-model`.
+    """Draw n images from the model: z ~ p(z), x ~ p(x|z), eq. `generative-model`.
 
     Args:
         model: a VAE.
@@ -65,20 +65,24 @@ def sample(model: VAE, n: int, generator: torch.Generator | None = None) -> Samp
     return Samples(mean, binary)
 
 
-def reconstruct(model: VAE, x: Tensor, use_mean: bool = True) -> Tensor:
-    """Bernoulli means of p(x|z) at z = mu(x) (or one draw z ~ q(z|x)).
+def reconstruct(
+    model: VAE, x: Tensor, use_mean: bool = True, generator: torch.Generator | None = None
+) -> Tensor:
+    """Bernoulli means of p(x|z) at z = mu(x), or at one draw z ~ q(z|x).
 
     Args:
         x: (B, 1, 28, 28) images in [0, 1].
-        use_mean: decode the posterior mean (deterministic) rather than a sample.
+        use_mean: decode the posterior mean mu (deterministic) rather than a draw; a draw
+            comes from the model's own posterior sampler (with its flow, if it has one).
+        generator: optional torch.Generator for the draw.
 
     Returns:
         (B, 1, 28, 28) probabilities.
     """
     check_images(x)
     with evaluating(model):
-        mu, logvar = model.encode(x.to(_device(model)))
-        z = mu if use_mean else mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        q = model.posterior(x.to(_device(model)))
+        z = q.mu if use_mean else model.sample_posterior(q, 1, generator)[0][0]  # (B, D)
         return torch.sigmoid(model.decode(z))
 
 

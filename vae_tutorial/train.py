@@ -2,7 +2,7 @@
 
 Holds `TrainConfig` (every training number, readable from TOML), `VAEObjective` (the
 negative beta-ELBO, the only VAE-specific piece the loop sees), `History`, and `train`,
-a plain Adam loop that
+a plain Adam loop (`train` -> `train_epoch` -> `train_step`) that
 - shows a tqdm bar with the running ELBO,
 - records ELBO / reconstruction / KL per step and the test ELBO per epoch,
 - writes `checkpoint.pt` (model, optimizer, config, epoch, step, history, RNG state)
@@ -28,7 +28,7 @@ import signal
 import threading
 import time
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -38,9 +38,11 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from .advanced.objectives import IWAEObjective
+from .architectures import ADVANCED_FIELDS, build_model, config_from_dict
 from .checkpoint import atomic_write, load_checkpoint, model_from_checkpoint, save_checkpoint
 from .data import DATASETS, BinarizedBatches, fixed_binarization, load_dataset
-from .elbo import calc_elbo, importance_terms
+from .elbo import model_elbo
 from .errors import CheckpointError, TrainingDivergedError
 from .evaluate import evaluate_elbo
 from .model import VAE, VAEConfig
@@ -56,8 +58,9 @@ RUNNING_WINDOW = 50  # steps averaged for the progress bar's running ELBO
 class TrainConfig:
     """Every number of a training run. `vae-tutorial train --config FILE.toml` reads one.
 
-    Model: latent_dim, channels, hidden_dim, res_blocks, flow_steps, prior_flow_steps,
-        flow_hidden (see `model.VAEConfig`).
+    Model: model, the architecture (`VAEConfig`, or `advanced.AdvancedVAEConfig` for
+        residual blocks and flows); a dict is turned into the right one. A TOML file gives
+        it as a [model] table.
     Optimisation: epochs, batch_size, lr (Adam), lr_schedule ("constant", or "cosine":
         annealed to 0 over the run, or over each phase when an IWAE phase follows the
         ELBO), seed.
@@ -74,13 +77,7 @@ class TrainConfig:
         checkpoints (the most work a kill can lose).
     """
 
-    latent_dim: int = 16
-    channels: tuple[int, ...] = (32, 64)
-    hidden_dim: int = 256
-    res_blocks: int = 0
-    flow_steps: int = 0
-    prior_flow_steps: int = 0
-    flow_hidden: int = 320
+    model: VAEConfig = field(default_factory=VAEConfig)
     epochs: int = 10
     batch_size: int = 128
     lr: float = 1e-3
@@ -98,13 +95,14 @@ class TrainConfig:
     checkpoint_every: int = 200
 
     def __post_init__(self) -> None:
-        self.channels = tuple(self.channels)
+        if isinstance(self.model, dict):
+            self.model = config_from_dict(self.model)
         self.validate()
 
     def validate(self) -> None:
         """Raise ValueError naming the first field that is out of range."""
         checks = [
-            (self.latent_dim >= 1, "latent_dim must be at least 1"),
+            (isinstance(self.model, VAEConfig), "model must be a VAEConfig or a dict of one"),
             (self.epochs >= 1, "epochs must be at least 1"),
             (self.batch_size >= 1, "batch_size must be at least 1"),
             (self.lr > 0 and math.isfinite(self.lr), "lr must be a positive number"),
@@ -139,40 +137,37 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
-        self.model_config()
-
-    def model_config(self) -> VAEConfig:
-        return VAEConfig(
-            latent_dim=self.latent_dim,
-            channels=self.channels,
-            hidden_dim=self.hidden_dim,
-            res_blocks=self.res_blocks,
-            flow_steps=self.flow_steps,
-            prior_flow_steps=self.prior_flow_steps,
-            flow_hidden=self.flow_hidden,
-        )
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["channels"] = list(self.channels)
-        return d
+        return {**asdict(self), "model": self.model.to_dict()}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """From `to_dict`'s form; architecture keys at the top level (older files) are
+        moved into `model`."""
         known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
+        architecture = {k: v for k, v in d.items() if k in ADVANCED_FIELDS}
+        rest = {k: v for k, v in d.items() if k not in ADVANCED_FIELDS}
+        unknown = sorted(set(rest) - known)
         if unknown:
             raise ValueError(
-                f"unknown config keys {', '.join(unknown)}; known keys: {', '.join(sorted(known))}"
+                f"unknown config keys {', '.join(unknown)}; known keys: "
+                f"{', '.join(sorted(known | ADVANCED_FIELDS))}"
             )
-        return cls(**d)
+        model = rest.pop("model", {})
+        if not isinstance(model, VAEConfig):
+            model = config_from_dict({**model, **architecture})
+        return cls(model=model, **rest)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> TrainConfig:
-        """Read a config file: top-level keys, or keys under a [train] table."""
+        """Read a config file: a [model] table and a [train] table (or top-level keys)."""
         with Path(path).open("rb") as f:
             d = tomllib.load(f)
-        return cls.from_dict(d.get("train", d))
+        train_keys = dict(d.get("train", {k: v for k, v in d.items() if k != "model"}))
+        if "model" in d:
+            train_keys["model"] = {**d["model"], **train_keys.get("model", {})}
+        return cls.from_dict(train_keys)
 
     def phase(self, epoch: int) -> tuple[int, int, float]:
         """(first epoch, end epoch, peak lr) of the phase `epoch` belongs to.
@@ -197,15 +192,13 @@ class VAEObjective:
     """Loss = -mean_b [recon_ll_b - beta_t kl_b], the negative (beta-)ELBO, eq. `beta-elbo`.
 
     beta_t = beta * min(1, step / warmup_steps): KL warm-up (Bowman et al. 2016).
-    With iwae_samples = k > 1 the loss is -mean_b L_k(x_b) instead, the importance-weighted
-    bound of eq. `iwae` (Burda et al. 2016); the logged "elbo" is then the mean of the same
-    k log-weights and "recon_ll" = elbo + the analytic KL.
+    The logged metrics are batch means in nats per image: "elbo", "recon_ll" (the
+    one-sample estimate of E_q[log p(x|z)]), "kl" and the weight "beta" used.
     """
 
-    def __init__(self, beta: float = 1.0, warmup_steps: int = 0, iwae_samples: int = 1) -> None:
+    def __init__(self, beta: float = 1.0, warmup_steps: int = 0) -> None:
         self.beta = beta
         self.warmup_steps = warmup_steps
-        self.iwae_samples = iwae_samples
 
     def beta_at(self, step: int) -> float:
         if self.warmup_steps <= 0:
@@ -213,9 +206,7 @@ class VAEObjective:
         return self.beta * min(1.0, step / self.warmup_steps)
 
     def __call__(self, model: nn.Module, x: Tensor, step: int) -> tuple[Tensor, dict[str, float]]:
-        if self.iwae_samples > 1:
-            return self._iwae(model, x)
-        terms = calc_elbo(model, x)
+        terms = model_elbo(model, x)  # each (B,)
         beta = self.beta_at(step)
         loss = -(terms.recon_ll - beta * terms.kl).mean()  # eq. beta-elbo
         metrics = {
@@ -226,18 +217,8 @@ class VAEObjective:
         }
         return loss, metrics
 
-    def _iwae(self, model: nn.Module, x: Tensor) -> tuple[Tensor, dict[str, float]]:
-        terms = importance_terms(model, x, self.iwae_samples)  # each (k, B)
-        log_w = terms.log_weights  # (k, B)
-        bound = torch.logsumexp(log_w, dim=0) - math.log(self.iwae_samples)  # (B,), eq. iwae
-        metrics = {
-            "elbo": log_w.mean().item(),
-            "recon_ll": terms.log_px_z.mean().item(),
-            "kl": (terms.log_qz - terms.log_pz).mean().item(),
-            "beta": 1.0,
-            "iwae": bound.mean().item(),
-        }
-        return -bound.mean(), metrics
+
+Objective = Callable[[nn.Module, Tensor, int], tuple[Tensor, dict[str, float]]]
 
 
 @dataclass
@@ -331,6 +312,9 @@ def train(
 ) -> TrainResult:
     """Train a VAE on dynamically binarized (Fashion-)MNIST and checkpoint it under `out_dir`.
 
+    The loop: for each epoch, `train_epoch` (a `train_step` per batch), then the test
+    ELBO, then a checkpoint.
+
     Args:
         config: the run's numbers.
         out_dir: folder for `checkpoint.pt` and `history.json` (created if missing).
@@ -346,6 +330,133 @@ def train(
     config.validate()
     device = resolve_device(config.device)
     out_dir = Path(out_dir)
+    ckpt_path = _prepare_out_dir(out_dir, resume)
+    set_seed(config.seed)
+    batches, x_test = _load_data(config, data_dir)
+    run = _restore_run(ckpt_path, config, device) if resume and ckpt_path.exists() else None
+    run = run or _new_run(config, device)
+    warmup_steps = round(config.warmup_epochs * len(batches))
+
+    start_time = time.perf_counter()
+    with _stop_requests() as stop:
+        while run.epoch < config.epochs:
+            objective = make_objective(config, run.epoch, warmup_steps)
+            train_epoch(run, config, batches, objective, ckpt_path, stop, progress, start_time)
+            run.history.log_epoch(_epoch_row(run, config, len(batches), x_test.to(device)))
+            run.epoch, run.step_in_epoch = run.epoch + 1, 0
+            _save(run, config, ckpt_path, start_time)
+    run.model.eval()
+    return TrainResult(run.model, run.history, ckpt_path, time.perf_counter() - start_time)
+
+
+@dataclass
+class Run:
+    """Everything a checkpoint saves: the model, its optimizer, the history, the position.
+
+    epoch and step_in_epoch name the next step to run; global_step counts steps done.
+    """
+
+    model: VAE
+    optimizer: torch.optim.Optimizer
+    history: History
+    epoch: int = 0
+    step_in_epoch: int = 0
+    global_step: int = 0
+    seconds_before: float = 0.0
+
+
+def make_objective(config: TrainConfig, epoch: int, warmup_steps: int) -> Objective:
+    """The loss of `epoch`: the beta-ELBO, or the IWAE bound in an IWAE phase."""
+    k = config.iwae_samples_at(epoch)
+    if k > 1:
+        return IWAEObjective(k)
+    return VAEObjective(config.beta, warmup_steps)
+
+
+def train_step(
+    model: nn.Module, optimizer: torch.optim.Optimizer, objective: Objective, x: Tensor, step: int
+) -> dict[str, float]:
+    """One optimizer step on the batch x (B, 1, 28, 28): loss, gradients, Adam update.
+
+    Raises TrainingDivergedError, before any update, when the loss is NaN or infinite.
+    """
+    loss, metrics = objective(model, x, step)
+    if not math.isfinite(loss.item()):
+        raise TrainingDivergedError(f"loss became {loss.item()} at step {step}")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return metrics
+
+
+def train_epoch(
+    run: Run,
+    config: TrainConfig,
+    batches: BinarizedBatches,
+    objective: Objective,
+    ckpt_path: Path,
+    stop: dict[str, int | None],
+    progress: bool,
+    start_time: float,
+) -> None:
+    """The rest of epoch `run.epoch`: a `train_step` per batch, logging each step and
+    checkpointing every `config.checkpoint_every` steps and on a stop request."""
+    device = next(run.model.parameters()).device
+    run.model.train()
+    bar = tqdm(
+        batches.epoch(run.epoch, run.step_in_epoch),
+        total=len(batches),
+        initial=run.step_in_epoch,
+        desc=f"epoch {run.epoch + 1}/{config.epochs}",
+        disable=not progress,
+        leave=False,
+    )
+    for x in bar:
+        x = x.to(device, memory_format=torch.channels_last)  # (B, 1, 28, 28)
+        for group in run.optimizer.param_groups:
+            group["lr"] = lr_at(config, run.global_step, len(batches))
+        try:
+            metrics = train_step(run.model, run.optimizer, objective, x, run.global_step)
+        except TrainingDivergedError as exc:
+            raise TrainingDivergedError(
+                f"{exc} (epoch {run.epoch + 1}); likely cause: the learning rate "
+                f"(lr={config.lr}) is too high. The last good checkpoint {ckpt_path} is "
+                "unchanged: lower --lr and train again, or --resume with a smaller --lr"
+            ) from None
+        if config.iwae_samples > 1:
+            metrics.setdefault("iwae", metrics["elbo"])  # L_1 is the ELBO, eq. iwae
+        run.history.log_step({"step": run.global_step, "epoch": run.epoch, **metrics})
+        run.global_step += 1
+        run.step_in_epoch += 1
+        recent = run.history.steps["elbo"][-min(run.step_in_epoch, RUNNING_WINDOW) :]
+        bar.set_postfix(elbo=f"{sum(recent) / len(recent):.1f}")
+        if stop["signal"] is not None:
+            bar.close()
+            _save(run, config, ckpt_path, start_time)
+            raise TrainingInterrupted(
+                f"stopped at epoch {run.epoch + 1}, step {run.global_step}; checkpoint saved. "
+                f"Resume with: vae-tutorial train --resume --out {ckpt_path.parent}"
+            )
+        if run.step_in_epoch < len(batches) and run.global_step % config.checkpoint_every == 0:
+            _save(run, config, ckpt_path, start_time)
+    bar.close()
+
+
+def _epoch_row(run: Run, config: TrainConfig, steps_per_epoch: int, x_test: Tensor) -> dict:
+    """The per-epoch history row: mean training ELBO of the epoch and the test terms."""
+    test = evaluate_elbo(run.model, x_test)
+    return {
+        "epoch": run.epoch,
+        "step": run.global_step,
+        "train_elbo": sum(run.history.steps["elbo"][-steps_per_epoch:]) / steps_per_epoch,
+        "test_elbo": test.elbo.mean().item(),
+        "test_recon_ll": test.recon_ll.mean().item(),
+        "test_kl": test.kl.mean().item(),
+    }
+
+
+def _prepare_out_dir(out_dir: Path, resume: bool) -> Path:
+    """Create `out_dir`, refuse to overwrite a run unless resuming, drop stale temp files."""
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = out_dir / CHECKPOINT_NAME
     if ckpt_path.exists() and not resume:
@@ -353,122 +464,69 @@ def train(
             f"{ckpt_path} already exists; continue it with --resume (resume=True in "
             "Python) or choose another output folder"
         )
-
     for stale in out_dir.glob(f".{CHECKPOINT_NAME}.*.tmp"):
         stale.unlink()  # left by a run killed while writing; the checkpoint itself is intact
-    set_seed(config.seed)
+    return ckpt_path
+
+
+def _load_data(config: TrainConfig, data_dir: str | Path | None) -> tuple[BinarizedBatches, Tensor]:
+    """Dynamically binarized training batches, and the test images binarized once."""
     train_set = load_dataset(config.dataset, "train", data_dir)
     test_set = load_dataset(config.dataset, "test", data_dir)
     images = train_set.images[: config.subset] if config.subset else train_set.images
     x_test = fixed_binarization(test_set.images[: config.eval_images])
-    batches = BinarizedBatches(images, config.batch_size, shuffle=True, seed=config.seed)
-    steps_per_epoch = len(batches)
-    warmup_steps = round(config.warmup_epochs * steps_per_epoch)
-    objectives = {k: VAEObjective(config.beta, warmup_steps, k) for k in {1, config.iwae_samples}}
+    return BinarizedBatches(images, config.batch_size, shuffle=True, seed=config.seed), x_test
 
-    model = _prepare(VAE(config=config.model_config()), device)
+
+def _new_run(config: TrainConfig, device: torch.device) -> Run:
+    model = _prepare(build_model(config.model), device)
+    return Run(model, _adam(model, config.lr), History())
+
+
+def _restore_run(ckpt_path: Path, config: TrainConfig, device: torch.device) -> Run:
+    """The run saved in `ckpt_path`, with torch's RNG state as it was saved."""
+    ckpt = load_checkpoint(ckpt_path)
+    epochs_touched = ckpt["epoch"] + (ckpt["step_in_epoch"] > 0)
+    _check_resumable(ckpt["train_config"], config, ckpt_path, epochs_touched)
+    model = _prepare(model_from_checkpoint(ckpt, ckpt_path), device)
     optimizer = _adam(model, config.lr)
-    history = History()
-    epoch, step_in_epoch, global_step = 0, 0, 0
-    seconds_before = 0.0
-    if resume and ckpt_path.exists():
-        ckpt = load_checkpoint(ckpt_path)
-        epochs_touched = ckpt["epoch"] + (ckpt["step_in_epoch"] > 0)
-        _check_resumable(ckpt["train_config"], config, ckpt_path, epochs_touched)
-        model = _prepare(model_from_checkpoint(ckpt, ckpt_path), device)
-        optimizer = _adam(model, config.lr)
-        optimizer.load_state_dict(ckpt["optimizer"])
-        history = History.from_dict(ckpt["history"])
-        if config.iwae_samples > 1 and "iwae" not in history.steps:
-            history.steps["iwae"] = list(history.steps.get("elbo", []))  # L_1 is the ELBO
-        epoch, step_in_epoch, global_step = (
-            ckpt["epoch"],
-            ckpt["step_in_epoch"],
-            ckpt["global_step"],
-        )
-        torch.set_rng_state(ckpt["rng_torch"])
-        seconds_before = ckpt.get("train_seconds", 0.0)
+    optimizer.load_state_dict(ckpt["optimizer"])
+    history = History.from_dict(ckpt["history"])
+    if config.iwae_samples > 1 and "iwae" not in history.steps:
+        history.steps["iwae"] = list(history.steps.get("elbo", []))  # L_1 is the ELBO
+    torch.set_rng_state(ckpt["rng_torch"])
+    return Run(
+        model,
+        optimizer,
+        history,
+        ckpt["epoch"],
+        ckpt["step_in_epoch"],
+        ckpt["global_step"],
+        ckpt.get("train_seconds", 0.0),
+    )
 
-    def checkpoint() -> None:
-        save_checkpoint(
-            ckpt_path,
-            {
-                "model_config": config.model_config().to_dict(),
-                "train_config": config.to_dict(),
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "epoch": epoch,
-                "step_in_epoch": step_in_epoch,
-                "global_step": global_step,
-                "history": history.to_dict(),
-                "rng_torch": torch.get_rng_state(),
-                "train_seconds": seconds_before + time.perf_counter() - start_time,
-            },
-        )
-        atomic_write(
-            out_dir / HISTORY_NAME, lambda f: f.write(json.dumps(history.to_dict()).encode())
-        )
 
-    start_time = time.perf_counter()
-    with _stop_requests() as stop:
-        while epoch < config.epochs:
-            model.train()
-            objective = objectives[config.iwae_samples_at(epoch)]
-            bar = tqdm(
-                batches.epoch(epoch, step_in_epoch),
-                total=steps_per_epoch,
-                initial=step_in_epoch,
-                desc=f"epoch {epoch + 1}/{config.epochs}",
-                disable=not progress,
-                leave=False,
-            )
-            for x in bar:
-                x = x.to(device, memory_format=torch.channels_last)  # (B, 1, 28, 28)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr_at(config, global_step, steps_per_epoch)
-                loss, metrics = objective(model, x, global_step)
-                if config.iwae_samples > 1:
-                    metrics.setdefault("iwae", metrics["elbo"])  # L_1 is the ELBO, eq. iwae
-                if not math.isfinite(loss.item()):
-                    raise TrainingDivergedError(
-                        f"loss became {loss.item()} at epoch {epoch + 1}, step {global_step}; "
-                        f"likely cause: the learning rate (lr={config.lr}) is too high. "
-                        f"The last good checkpoint {ckpt_path} is unchanged: lower --lr and "
-                        "train again, or --resume with a smaller --lr"
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                history.log_step({"step": global_step, "epoch": epoch, **metrics})
-                global_step += 1
-                step_in_epoch += 1
-                recent = history.steps["elbo"][-min(step_in_epoch, RUNNING_WINDOW) :]
-                bar.set_postfix(elbo=f"{sum(recent) / len(recent):.1f}")
-                if stop["signal"] is not None:
-                    bar.close()
-                    checkpoint()
-                    raise TrainingInterrupted(
-                        f"stopped at epoch {epoch + 1}, step {global_step}; checkpoint saved. "
-                        f"Resume with: vae-tutorial train --resume --out {out_dir}"
-                    )
-                if step_in_epoch < steps_per_epoch and global_step % config.checkpoint_every == 0:
-                    checkpoint()
-            bar.close()
-            test = evaluate_elbo(model, x_test.to(device))
-            history.log_epoch(
-                {
-                    "epoch": epoch,
-                    "step": global_step,
-                    "train_elbo": sum(history.steps["elbo"][-steps_per_epoch:]) / steps_per_epoch,
-                    "test_elbo": test.elbo.mean().item(),
-                    "test_recon_ll": test.recon_ll.mean().item(),
-                    "test_kl": test.kl.mean().item(),
-                }
-            )
-            epoch, step_in_epoch = epoch + 1, 0
-            checkpoint()
-    model.eval()
-    return TrainResult(model, history, ckpt_path, time.perf_counter() - start_time)
+def _save(run: Run, config: TrainConfig, ckpt_path: Path, start_time: float) -> None:
+    """Write the checkpoint and `history.json` beside it, each atomically."""
+    save_checkpoint(
+        ckpt_path,
+        {
+            "model_config": config.model.to_dict(),
+            "train_config": config.to_dict(),
+            "model": run.model.state_dict(),
+            "optimizer": run.optimizer.state_dict(),
+            "epoch": run.epoch,
+            "step_in_epoch": run.step_in_epoch,
+            "global_step": run.global_step,
+            "history": run.history.to_dict(),
+            "rng_torch": torch.get_rng_state(),
+            "train_seconds": run.seconds_before + time.perf_counter() - start_time,
+        },
+    )
+    atomic_write(
+        ckpt_path.parent / HISTORY_NAME,
+        lambda f: f.write(json.dumps(run.history.to_dict()).encode()),
+    )
 
 
 def lr_at(config: TrainConfig, step: int, steps_per_epoch: int) -> float:

@@ -13,36 +13,30 @@ Reference: ipywidgets 8, "Widget Events" and "Embedding Jupyter Widgets in Other
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 
 import ipywidgets as widgets
 import numpy as np
 import torch
-from PIL import Image as PILImage
 from torch import Tensor
 
 from .model import VAE, evaluating
+from .plotting import png_bytes
 from .sampling import PathKind, decode_probs, interpolate, latent_path
 
 PIXEL_SCALE = 4  # each 28x28 frame is shown at 112x112 pixels
 
 
-def png_bytes(image: Tensor, scale: int = PIXEL_SCALE) -> bytes:
+def frame_png(image: Tensor, scale: int = PIXEL_SCALE) -> bytes:
     """One (1, 28, 28) image in [0, 1] as PNG bytes, black ink on white, upscaled."""
-    pixels = np.clip((1.0 - image.detach().cpu().reshape(28, 28).numpy()) * 255, 0, 255)
-    picture = PILImage.fromarray(pixels.astype(np.uint8), mode="L")
-    picture = picture.resize((28 * scale, 28 * scale), PILImage.NEAREST)
-    buffer = io.BytesIO()
-    picture.save(buffer, format="png", optimize=True)
-    return buffer.getvalue()
+    return png_bytes(image.reshape(1, 1, 28, 28), nrow=1, scale=scale, padding=0)
 
 
 def _frame_stack(frames: Tensor) -> widgets.Stack:
     """A Stack of Image widgets, one per frame (T, 1, 28, 28)."""
     size = f"{28 * PIXEL_SCALE}px"
     images = [
-        widgets.Image(value=png_bytes(f), format="png", width=size, height=size) for f in frames
+        widgets.Image(value=frame_png(f), format="png", width=size, height=size) for f in frames
     ]
     return widgets.Stack(children=images, selected_index=0)
 
@@ -71,7 +65,7 @@ def traversal_widget(
     def decode_live(change: dict) -> None:
         """In a live kernel, decode the point under the slider afresh."""
         z = latent_path(mu[0], mu[1], steps, kinds[kind.index])[change["new"]]  # (D,)
-        stacks[kind.index].children[change["new"]].value = png_bytes(decode_probs(model, z))
+        stacks[kind.index].children[change["new"]].value = frame_png(decode_probs(model, z))
 
     slider.observe(decode_live, names="value")
     return widgets.VBox([widgets.HBox([play, slider]), kind, paths])
@@ -105,7 +99,7 @@ def latent_explorer(
         def decode_live(change: dict, d: int = d, stack: widgets.Stack = stack) -> None:
             code = mu.clone()
             code[0, d] = grid[change["new"]]
-            stack.children[change["new"]].value = png_bytes(decode_probs(model, code)[0])
+            stack.children[change["new"]].value = frame_png(decode_probs(model, code)[0])
 
         slider.observe(decode_live, names="value")
         rows.append(widgets.HBox([slider, stack]))

@@ -3,10 +3,10 @@
 Holds `MaskedLinear`, `MADE` (the masked network that gives an affine autoregressive map
 its shift m and log-scale s), `IAF` (inverse autoregressive flow on the posterior, fed
 the encoder's features h) and `FlowPrior` (a masked autoregressive flow as a learned
-prior). `VAE` uses them when `VAEConfig.flow_steps` / `prior_flow_steps` > 0 (the
-evaluation chapter's `mnist-best`); the book's default model keeps the diagonal Gaussian
-posterior and the N(0, I) prior. It does not hold the encoder (`model.py`) or the bound
-(`elbo.py`).
+prior). `AdvancedVAE` (`advanced/model.py`) uses them when `flow_steps` /
+`prior_flow_steps` > 0 (the evaluation chapter's `mnist-best`); the book's plain `VAE`
+keeps the diagonal Gaussian posterior and the N(0, I) prior. It does not hold the encoder
+(`advanced/model.py`) or the bound (`elbo.py`).
 
     z_0 = mu + sigma * eps                                     eq. `reparam`
     z_t = m_t(z_{t-1}, h) + exp(s_t(z_{t-1}, h)) * z_{t-1}     eq. `iaf`
@@ -29,13 +29,11 @@ Larochelle (2015), MADE; Chen et al. (2017), Variational Lossy Autoencoder (flow
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-LOG_2PI = math.log(2.0 * math.pi)
+from ..model import gaussian_log_prob
 
 
 class MaskedLinear(nn.Linear):
@@ -149,7 +147,7 @@ class FlowPrior(nn.Module):
             shift, log_scale = made(z)
             z = (z - shift) * torch.exp(-log_scale)  # eq. flow-prior
             log_det = log_det - log_scale.sum(-1)
-        return -0.5 * (z.pow(2) + LOG_2PI).sum(-1) + log_det
+        return gaussian_log_prob(z, torch.zeros_like(z), torch.zeros_like(z)) + log_det
 
     def transform(self, u: Tensor) -> Tensor:
         """Map base draws u (..., D) ~ N(0, I) to prior draws z (..., D): each step inverted."""
