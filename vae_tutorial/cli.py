@@ -148,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--beta", type=nonneg_float, help="KL weight")
     t.add_argument("--warmup-epochs", type=nonneg_float, help="epochs of linear KL warm-up")
     t.add_argument(
+        "--free-bits", type=nonneg_float, help="KL floor in nats per latent dimension (default 0)"
+    )
+    t.add_argument(
         "--iwae-samples", type=positive_int, help="train the IWAE bound with k samples (1 = ELBO)"
     )
     t.add_argument(
@@ -249,6 +252,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             "seed",
             "beta",
             "warmup_epochs",
+            "free_bits",
             "iwae_samples",
             "iwae_from_epoch",
             "iwae_lr",

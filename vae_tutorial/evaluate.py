@@ -1,25 +1,38 @@
 """Dataset-level evaluation: test ELBO and importance-sampled log-likelihood.
 
-Holds `evaluate_elbo` and `evaluate_log_likelihood`, which run `elbo.calc_elbo` and
+Holds `evaluate_elbo` and `evaluate_log_likelihood`, which run `elbo.model_elbo` and
 `elbo.log_likelihood` over a whole (fixed-binarized) test set in batches, with a fixed
-noise seed so that results repeat, and the `Evaluation` summary the command line and the
-book report. It does not hold the bounds themselves (`elbo.py`).
+noise seed so that results repeat, the `Evaluation` summary the command line and the
+book report, and the posterior's statistics: active units, KL per dimension, and the
+rate split into mutual information and marginal KL. It does not hold the bounds
+themselves (`elbo.py`).
+
+References: Burda et al. (2016), active units; Hoffman & Johnson (2016), ELBO surgery.
 
 Reported the literature's way: mean over images, in nats per image; NLL = -log p(x).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
 from tqdm import tqdm
 
 from .data import seeded_generator
-from .elbo import ELBO, LatentVariableModel, bits_per_dim, log_likelihood, model_elbo
-from .model import evaluating
+from .elbo import (
+    ELBO,
+    LatentVariableModel,
+    bits_per_dim,
+    gaussian_kl,
+    log_likelihood,
+    log_mean_exp,
+    model_elbo,
+)
+from .model import evaluating, gaussian_log_prob, reparameterize
 
 EVAL_NOISE_SEED = 1234
 
@@ -125,4 +138,57 @@ def active_units(mu: Tensor, threshold: float = 0.01) -> Tensor:
 
 def kl_per_dimension(mu: Tensor, logvar: Tensor) -> Tensor:
     """Mean over images of each dimension's term of eq. `kl-gauss`: (N, D), (N, D) -> (D,) nats."""
-    return (0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0)).mean(0)
+    return gaussian_kl(mu[..., None], logvar[..., None]).mean(0)  # each dimension as a 1-D KL
+
+
+class RateDecomposition(NamedTuple):
+    """The rate and its two parts, nats per image (estimates, see `rate_decomposition`).
+
+    rate: E_x KL(q(z|x) || p(z)), exact given the images; mutual_information: a lower
+    bound on I_q(x; z) (at most log_n); marginal_kl: rate - mutual_information, an upper
+    bound on KL(q(z) || p(z)) of the aggregate posterior; log_n: log N for N images.
+    """
+
+    rate: float
+    mutual_information: float
+    marginal_kl: float
+    log_n: float
+
+
+@torch.no_grad()
+def rate_decomposition(
+    model: LatentVariableModel,
+    x: Tensor,
+    seed: int = EVAL_NOISE_SEED,
+    chunk_size: int = 256,
+) -> RateDecomposition:
+    """Split the rate: E_x KL(q(z|x) || p(z)) = I_q(x; z) + KL(q(z) || p(z)).
+
+    Hoffman & Johnson (2016). For a diagonal-Gaussian q(z|x) and p(z) = N(0, I), over N
+    images x. With one draw z_n ~ q(z|x_n) per image,
+
+        I_hat = 1/N sum_n [log q(z_n|x_n) - log 1/N sum_m q(z_n|x_m)]
+
+    is the InfoNCE bound with q(z|x) as critic (van den Oord et al. 2018; Poole et al.
+    2019): in expectation at most I_q(x; z), and never above log N. So the reported
+    marginal KL, rate - I_hat, is an upper bound on KL(q(z) || p(z)); when I_hat is near
+    log N the posteriors are well separated and I_q may be far larger.
+
+    Args:
+        x: (N, 1, 28, 28) images in [0, 1].
+
+    Returns:
+        RateDecomposition(rate, mutual_information, marginal_kl, log_n), nats per image.
+    """
+    mu, logvar = posterior_statistics(model, x)  # (N, D) each
+    z = reparameterize(mu, logvar, generator=seeded_generator(seed))  # (N, D)
+    log_q_own = gaussian_log_prob(z, mu, logvar)  # (N,)
+    log_q_aggregate = torch.cat(
+        [
+            log_mean_exp(gaussian_log_prob(z[s : s + chunk_size, None], mu, logvar), dim=1)
+            for s in range(0, len(z), chunk_size)
+        ]
+    )  # (N,): log 1/N sum_m q(z_n | x_m), the (n, N) table reduced over m
+    rate = gaussian_kl(mu, logvar).mean().item()
+    information = (log_q_own - log_q_aggregate).mean().item()
+    return RateDecomposition(rate, information, rate - information, math.log(len(z)))

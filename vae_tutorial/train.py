@@ -1,7 +1,8 @@
 """Training: `TrainConfig`, the VAE objective with KL warm-up, and a resumable loop.
 
 Holds `TrainConfig` (every training number, readable from TOML), `VAEObjective` (the
-negative beta-ELBO, the only VAE-specific piece the loop sees), `History`, and `train`,
+negative beta-ELBO, the only VAE-specific piece the loop sees) and `FreeBitsObjective`
+(the same with a KL floor per dimension), `History`, and `train`,
 a plain Adam loop (`train` -> `train_epoch` -> `train_step`) that
 - shows a tqdm bar with the running ELBO,
 - records ELBO / reconstruction / KL per step and the test ELBO per epoch,
@@ -17,7 +18,8 @@ It does not hold the model (`model.py`), the bound (`elbo.py`), the data (`data.
 the file format (`checkpoint.py`).
 
 References: Kingma & Ba (2015), Adam; Bowman et al. (2016) and Sønderby et al. (2016),
-KL warm-up; Higgins et al. (2017), the beta weight; Burda et al. (2016), the IWAE bound.
+KL warm-up; Higgins et al. (2017), the beta weight; Kingma et al. (2016), free bits;
+Burda et al. (2016), the IWAE bound.
 """
 
 from __future__ import annotations
@@ -42,10 +44,10 @@ from .advanced.objectives import IWAEObjective
 from .architectures import ADVANCED_FIELDS, build_model, config_from_dict
 from .checkpoint import atomic_write, load_checkpoint, model_from_checkpoint, save_checkpoint
 from .data import DATASETS, BinarizedBatches, fixed_binarization, load_dataset
-from .elbo import model_elbo
+from .elbo import bernoulli_log_likelihood, gaussian_kl, model_elbo
 from .errors import CheckpointError, TrainingDivergedError
 from .evaluate import evaluate_elbo
-from .model import VAE, VAEConfig
+from .model import VAE, VAEConfig, reparameterize
 from .reproducibility import set_seed
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -65,7 +67,8 @@ class TrainConfig:
         annealed to 0 over the run, or over each phase when an IWAE phase follows the
         ELBO), seed.
     Objective: beta, the KL weight; warmup_epochs, over which the KL weight rises linearly
-        from 0 to beta (0 = no warm-up); iwae_samples, k of the importance-weighted bound
+        from 0 to beta (0 = no warm-up); free_bits, lambda in nats per latent dimension
+        (0 = off; see `FreeBitsObjective`); iwae_samples, k of the importance-weighted bound
         to maximise instead of the ELBO (1 = the ELBO; k > 1 needs beta = 1, no warm-up);
         iwae_from_epoch, the epoch at which the IWAE phase starts (0 = the whole run):
         epochs before it train the ELBO, and the learning-rate schedule then restarts at
@@ -85,6 +88,7 @@ class TrainConfig:
     seed: int = 0
     beta: float = 1.0
     warmup_epochs: float = 0.0
+    free_bits: float = 0.0
     iwae_samples: int = 1
     iwae_from_epoch: int = 0
     iwae_lr: float | None = None
@@ -110,6 +114,15 @@ class TrainConfig:
             (self.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {LR_SCHEDULES}"),
             (self.beta >= 0 and math.isfinite(self.beta), "beta must be non-negative"),
             (self.warmup_epochs >= 0, "warmup_epochs must be non-negative"),
+            (
+                self.free_bits >= 0 and math.isfinite(self.free_bits),
+                "free_bits must be a non-negative number of nats per dimension",
+            ),
+            (
+                self.free_bits == 0 or (self.iwae_samples == 1 and type(self.model) is VAEConfig),
+                "free_bits needs the plain VAE's closed-form KL: use it with iwae_samples = 1 "
+                "and no residual blocks or flows, or set free_bits = 0",
+            ),
             (self.iwae_samples >= 1, "iwae_samples must be at least 1 (1 = the ELBO)"),
             (
                 self.iwae_samples == 1 or (self.beta == 1.0 and self.warmup_epochs == 0),
@@ -213,6 +226,36 @@ class VAEObjective:
             "elbo": terms.elbo.mean().item(),
             "recon_ll": terms.recon_ll.mean().item(),
             "kl": terms.kl.mean().item(),
+            "beta": beta,
+        }
+        return loss, metrics
+
+
+class FreeBitsObjective(VAEObjective):
+    """Loss = -mean_b recon_ll_b + beta_t sum_j max(lambda, mean_b KL_bj): free bits.
+
+    Kingma et al. (2016): a latent dimension whose batch-mean KL is below lambda nats
+    costs nothing, so the optimizer gains nothing by shutting it off entirely. For the
+    diagonal-Gaussian posterior and N(0, I) prior (KL per dimension from eq. `kl-gauss`).
+    The logged "elbo" is the true ELBO, without the floor.
+    """
+
+    def __init__(self, beta: float, warmup_steps: int, free_bits: float) -> None:
+        super().__init__(beta, warmup_steps)
+        self.free_bits = free_bits
+
+    def __call__(self, model: nn.Module, x: Tensor, step: int) -> tuple[Tensor, dict[str, float]]:
+        mu, logvar = model.encode(x)  # (B, D)
+        z = reparameterize(mu, logvar)  # (B, D)
+        recon_ll = bernoulli_log_likelihood(model.decode(z), x)  # (B,)
+        kl_dims = gaussian_kl(mu[..., None], logvar[..., None]).mean(0)  # (D,), batch means
+        beta = self.beta_at(step)
+        loss = -recon_ll.mean() + beta * kl_dims.clamp_min(self.free_bits).sum()
+        kl = kl_dims.sum().item()
+        metrics = {
+            "elbo": recon_ll.mean().item() - kl,
+            "recon_ll": recon_ll.mean().item(),
+            "kl": kl,
             "beta": beta,
         }
         return loss, metrics
@@ -370,6 +413,8 @@ def make_objective(config: TrainConfig, epoch: int, warmup_steps: int) -> Object
     k = config.iwae_samples_at(epoch)
     if k > 1:
         return IWAEObjective(k)
+    if config.free_bits > 0:
+        return FreeBitsObjective(config.beta, warmup_steps, config.free_bits)
     return VAEObjective(config.beta, warmup_steps)
 
 
