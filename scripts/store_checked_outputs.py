@@ -36,7 +36,10 @@ def keep_checked_outputs(nb: nbformat.NotebookNode) -> None:
         kept = []
         for out in cell.outputs:
             if out.output_type == "stream" and out.name == "stdout":
-                kept.append(out)
+                if kept and kept[-1].output_type == "stream":
+                    kept[-1].text += out.text  # one block however the kernel flushed it
+                else:
+                    kept.append(out)
             elif out.output_type in ("execute_result", "display_data"):
                 out.data = {k: v for k, v in out.data.items() if k in TEXT_MIMES}
                 out.metadata = {}
