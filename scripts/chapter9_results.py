@@ -1,0 +1,119 @@
+"""Summarize chapter 9's training runs into book/results/chapter9.json.
+
+Usage:
+    vae-tutorial train --config configs/ch9/NAME.toml --out runs/ch9/NAME   # each run
+    python scripts/chapter9_results.py [--runs runs/ch9] [--out book/results/chapter9.json]
+
+For every config in configs/ch9/ whose run has finished, it records the config, the
+command that reproduces it, the per-epoch history (train ELBO and the test ELBO, its
+reconstruction term and KL on all 10,000 test images), the per-step KL and ELBO averaged
+over windows of `WINDOW` steps, and, measured on the final model: the posterior's active
+units, KL per dimension and log-variance range, the rate decomposition
+(`evaluate.rate_decomposition`), an importance-sampled NLL (`K` samples, first
+`NLL_IMAGES` test images), and 8 test reconstructions and 8 prior samples as uint8
+thumbnails. Chapter 9 reads only this file, so the book build trains none of these runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from vae_tutorial import TrainConfig, reconstruct, sample
+from vae_tutorial.checkpoint import load_checkpoint, model_from_checkpoint
+from vae_tutorial.data import fixed_binarization, load_dataset
+from vae_tutorial.evaluate import (
+    active_units,
+    evaluate_log_likelihood,
+    kl_per_dimension,
+    posterior_statistics,
+    rate_decomposition,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+WINDOW = 25  # steps averaged per stored point of the per-step curves
+K = 100  # importance samples for the NLL
+NLL_IMAGES = 2000  # first test images for the NLL
+THUMBNAILS = 8
+
+
+def windowed(values: list[float], window: int = WINDOW) -> list[float]:
+    """Means of consecutive windows of `window` values (the last one may be shorter)."""
+    chunks = [values[i : i + window] for i in range(0, len(values), window)]
+    return [sum(chunk) / len(chunk) for chunk in chunks]
+
+
+def thumbnails(images: torch.Tensor) -> str:
+    """(N, 1, 28, 28) in [0, 1] -> base64 of N * 784 uint8 grey levels."""
+    pixels = (images.detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8)
+    return base64.b64encode(pixels.numpy().tobytes()).decode()
+
+
+def summarize(name: str, config_path: Path, run_dir: Path) -> dict:
+    ckpt = load_checkpoint(run_dir / "checkpoint.pt")
+    config = TrainConfig.from_dict(ckpt["train_config"])
+    if ckpt["epoch"] < config.epochs:
+        raise SystemExit(f"{run_dir} has trained {ckpt['epoch']} of {config.epochs} epochs")
+    model = model_from_checkpoint(ckpt, run_dir).eval()
+    x = fixed_binarization(load_dataset(config.dataset, "test").images)
+    mu, logvar = posterior_statistics(model, x)
+    decomposition = rate_decomposition(model, x)
+    start = time.perf_counter()
+    nll = -evaluate_log_likelihood(model, x[:NLL_IMAGES], k=K, progress=False).mean().item()
+    nll_seconds = time.perf_counter() - start
+    history = ckpt["history"]
+    return {
+        "name": name,
+        "command": f"vae-tutorial train --config {config_path.relative_to(ROOT)} "
+        f"--out runs/ch9/{name}",
+        "train_config": ckpt["train_config"],
+        "train_seconds": ckpt.get("train_seconds"),
+        "epochs": history["epochs"],
+        "steps": {
+            "window": WINDOW,
+            "kl": windowed(history["steps"]["kl"]),
+            "elbo": windowed(history["steps"]["elbo"]),
+            "beta": windowed(history["steps"]["beta"]),
+        },
+        "active_units": int(active_units(mu).sum()),
+        "kl_per_dimension": kl_per_dimension(mu, logvar).tolist(),
+        "logvar_range": [logvar.min().item(), logvar.max().item()],
+        "rate_decomposition": decomposition._asdict(),
+        "nll": {
+            "value": nll,
+            "k": K,
+            "n_images": NLL_IMAGES,
+            "seconds": nll_seconds,
+        },
+        "reconstructions": thumbnails(reconstruct(model, x[:THUMBNAILS])),
+        "test_images": thumbnails(x[:THUMBNAILS]),
+        "samples": thumbnails(sample(model, THUMBNAILS, torch.Generator().manual_seed(0)).mean),
+    }
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "ch9")
+    parser.add_argument("--out", type=Path, default=ROOT / "book" / "results" / "chapter9.json")
+    args = parser.parse_args(argv)
+    results = {}
+    for config_path in sorted((ROOT / "configs" / "ch9").glob("*.toml")):
+        name = config_path.stem
+        if not (args.runs / name / "checkpoint.pt").exists():
+            print(f"skipping {name}: no run in {args.runs / name}")
+            continue
+        results[name] = summarize(name, config_path, args.runs / name)
+        print(f"{name}: test ELBO {results[name]['epochs']['test_elbo'][-1]:.2f}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"runs": results}, indent=1) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
