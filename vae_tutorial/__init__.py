@@ -8,12 +8,12 @@ The teaching core (what chapters 3-8 print and teach):
     sampling         sample, reconstruct, interpolate
     train            TrainConfig, VAEObjective, the resumable loop (train_epoch, train_step)
     data             MNIST and Fashion-MNIST in memory, checksums, dynamic binarization
-    evaluate         test-set ELBO and NLL, active units, KL per dimension
+    evaluate         test-set ELBO and NLL, active units, KL per dimension, rate decomposition
+    toy, estimators  the linear-Gaussian model (chapter 2), gradient estimators (chapter 3)
 
 Beyond the plain VAE (chapter 8's best model), built on the core:
     advanced         AdvancedVAE (residual stages, IAF posterior, flow prior), IWAEObjective
     architectures    which network a saved config describes
-    toy, estimators  the linear-Gaussian model (chapter 2), gradient estimators (chapter 3)
 
 Tools around them (files, the command line, the book and the course):
     checkpoint       atomic saving, safe loading
