@@ -10,6 +10,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from vae_tutorial import load_model
+from vae_tutorial.data import fixed_binarization, load_mnist
+from vae_tutorial.evaluate import evaluate_log_likelihood
+
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -59,7 +63,11 @@ def test_train_evaluate_sample_interpolate(tmp_path: Path) -> None:
     assert evaluated.returncode == 0, evaluated.stderr
     result = json.loads(report.read_text())
     assert result["n_images"] == 50 and result["k"] == 20
-    assert result["nll"] <= -result["elbo"] + 1.0, "the k=20 bound is at least the ELBO"
+    assert 0.0 < result["nll"] <= -result["elbo"] + 1.0, "binary images: 0 < NLL <= -ELBO"
+    model = load_model(ckpt)
+    x = fixed_binarization(load_mnist("test").images[:50])
+    log_px = evaluate_log_likelihood(model, x, k=20, progress=False)  # log p(x), not its negative
+    assert result["nll"] == pytest.approx(-log_px.mean().item(), abs=1e-4)
     assert f"{result['nll']:.2f}" in evaluated.stdout
 
     sampled = run(

@@ -189,3 +189,13 @@ def test_parse_idx_refuses_inconsistent_files() -> None:
         parse_idx(header + bytes(4))
     with pytest.raises(DataError, match="not an idx file"):
         parse_idx(b"PK\x03\x04")
+
+
+def test_dynamic_draws_depend_on_the_epoch_without_shuffling() -> None:
+    images = load_mnist("test").images[:300]
+    batches = BinarizedBatches(images, batch_size=100, shuffle=False, seed=3)
+    e0, e0_again, e1 = (torch.cat(list(batches.epoch(e))) for e in (0, 0, 1))
+    torch.testing.assert_close(e0, e0_again)
+    assert torch.equal(batches.order(0), batches.order(1)), "no shuffling: the same order"
+    assert not torch.equal(e0, e1), "the same image, in the same place, must be drawn afresh"
+    assert (e0 != e1).float().mean() > 0.01

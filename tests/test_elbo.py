@@ -166,3 +166,30 @@ def test_active_units_and_kl_per_dimension() -> None:
     per_dim = kl_per_dimension(mu, logvar)
     torch.testing.assert_close(per_dim.sum(), gaussian_kl(mu, logvar).mean())
     assert (per_dim[2:] < 1e-3).all() and (per_dim[:2] > 0.5).all()
+
+
+def test_iwae_bound_is_the_log_mean_of_the_importance_weights(model: VAE) -> None:
+    """Against a hand computation with torch.distributions on the same draws (k = 6)."""
+    x = random_binary_images(3, seed=5)
+    k = 6
+    with torch.no_grad():
+        got = iwae_bound(model, x, k, generator=torch.Generator().manual_seed(2))
+        mu, logvar = model.encode(x)
+        std = torch.exp(0.5 * logvar)
+        eps = torch.randn(k, *mu.shape, generator=torch.Generator().manual_seed(2))
+        z = mu + std * eps  # (k, B, D)
+        log_px_z = Bernoulli(logits=model.decode(z)).log_prob(x).sum((-3, -2, -1))  # (k, B)
+        log_w = (
+            log_px_z + Normal(0.0, 1.0).log_prob(z).sum(-1) - Normal(mu, std).log_prob(z).sum(-1)
+        )
+        expected = torch.log(torch.exp(log_w.double()).mean(0)).float()  # log (1/k) sum_k w_k
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-3)
+
+
+def test_log_mean_exp_of_hand_built_weights() -> None:
+    from vae_tutorial.elbo import log_mean_exp
+
+    log_w = torch.tensor([[0.0, -1000.0], [math.log(3.0), -1000.0 + math.log(3.0)]])  # (k=2, B=2)
+    torch.testing.assert_close(
+        log_mean_exp(log_w), torch.tensor([math.log(2.0), -1000.0 + math.log(2.0)])
+    )
