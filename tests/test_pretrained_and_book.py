@@ -54,6 +54,7 @@ def test_quick_mode_changes_sizes_only(monkeypatch: pytest.MonkeyPatch) -> None:
     assert sizes() == FULL and FULL.train_subset is None
     monkeypatch.setenv(book_module.QUICK_ENV_VAR, "1")
     assert sizes() == QUICK and QUICK.train_subset < 60_000
+    assert 0 < QUICK.hand_loop_steps < FULL.hand_loop_steps
 
 
 def test_cached_train_trains_once(monkeypatch: pytest.MonkeyPatch) -> None:

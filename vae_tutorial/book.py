@@ -35,6 +35,7 @@ class BookSizes:
     sweep_epochs: epochs of each run of a sweep (chapter 9).
     test_images: test images for evaluations.
     k: importance samples for log-likelihood estimates.
+    hand_loop_steps: optimizer steps of the training loop written out in chapter 5.
     """
 
     quick: bool
@@ -43,12 +44,27 @@ class BookSizes:
     sweep_epochs: int
     test_images: int
     k: int
+    hand_loop_steps: int
 
 
 FULL = BookSizes(
-    quick=False, train_subset=None, epochs=3, sweep_epochs=1, test_images=10_000, k=1000
+    quick=False,
+    train_subset=None,
+    epochs=3,
+    sweep_epochs=1,
+    test_images=10_000,
+    k=1000,
+    hand_loop_steps=300,
 )
-QUICK = BookSizes(quick=True, train_subset=2048, epochs=1, sweep_epochs=1, test_images=500, k=100)
+QUICK = BookSizes(
+    quick=True,
+    train_subset=2048,
+    epochs=1,
+    sweep_epochs=1,
+    test_images=500,
+    k=100,
+    hand_loop_steps=150,
+)
 
 
 def sizes() -> BookSizes:
