@@ -146,3 +146,14 @@ def test_runtime_errors_exit_1_with_one_line(tmp_path: Path) -> None:
     ]
     missing = run("train", "--data-dir", str(tmp_path / "none"), "--out", str(tmp_path / "o"))
     assert missing.returncode == 1 and len(missing.stderr.strip().splitlines()) == 1
+
+
+def test_resume_continues_with_the_runs_own_config(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    first = ["--subset", "128", "--batch-size", "64", "--eval-images", "50", "--no-progress"]
+    started = run("train", "--epochs", "1", "--latent-dim", "8", "--out", str(out), *first)
+    assert started.returncode == 0, started.stderr
+    resumed = run("train", "--resume", "--epochs", "2", "--out", str(out), "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "at epoch 2/2" in resumed.stdout
+    assert load_model(out / "checkpoint.pt").latent_dim == 8

@@ -226,6 +226,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _base_config(args: argparse.Namespace) -> dict:
+    """The config the flags modify: --config, else (with --resume) the run's own, else defaults.
+
+    So `vae-tutorial train --resume --out DIR` continues a run with the config it was
+    started with, whatever flags started it.
+    """
+    from .checkpoint import load_checkpoint
+    from .train import CHECKPOINT_NAME, TrainConfig
+
+    if args.config:
+        return TrainConfig.from_toml(args.config).to_dict()
+    saved = Path(args.out) / CHECKPOINT_NAME
+    if args.resume and saved.exists():
+        return TrainConfig.from_dict(load_checkpoint(saved)["train_config"]).to_dict()
+    return {}
+
+
 def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .train import TrainConfig, TrainingInterrupted, train
 
@@ -265,7 +282,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if getattr(args, key) is not None
     }
     try:
-        base = TrainConfig.from_toml(args.config).to_dict() if args.config else {}
+        base = _base_config(args)
         model = {**base.pop("model", {}), **architecture}
         config = TrainConfig.from_dict({**base, **overrides, "model": model})
     except (ValueError, TypeError) as exc:
