@@ -89,3 +89,14 @@ def test_retrain_env_var_trains_the_recorded_config(monkeypatch: pytest.MonkeyPa
     assert not torch.equal(retrained.fc_mu.weight, shipped.fc_mu.weight)
     x = fixed_binarization(load_mnist("test").images[:64])
     assert evaluate_elbo(retrained, x).elbo.mean() < evaluate_elbo(shipped, x).elbo.mean()
+
+
+def test_ordering_settles_finds_the_last_change_of_ranking() -> None:
+    from vae_tutorial.book import ordering_settles
+
+    curves = {"a": [1.0, 5.0, 5.0, 6.0], "b": [2.0, 3.0, 7.0, 7.0], "c": [3.0, 4.0, 9.0, 9.5]}
+    assert ordering_settles(curves) == 3  # epoch 2 ranks b, c, a; epochs 3 and 4 rank a, b, c
+    assert ordering_settles({"a": [1.0, 2.0], "b": [3.0, 4.0]}) == 1
+    assert ordering_settles({"a": [2.0, 1.0], "b": [1.0, 2.0]}) == 2
+    with pytest.raises(ValueError, match="same number of epochs"):
+        ordering_settles({"a": [1.0], "b": [1.0, 2.0]})

@@ -100,3 +100,27 @@ def model_for_chapter(name: str, progress: bool = True) -> VAE:
         config = TrainConfig.from_dict(metrics(name)["train_config"])
         return cached_train(config, progress=progress)[0]
     return pretrained(name)
+
+
+def ordering_settles(curves: dict[str, list[float]]) -> int:
+    """The first epoch (1-based) from which the ranking of runs by their curves stays final.
+
+    Args:
+        curves: run name -> one value per epoch (e.g. the test ELBO), all of one length.
+
+    Returns:
+        e such that ranking the runs by their value after epoch e, e + 1, ..., the last
+        epoch always gives the ranking after the last epoch.
+    """
+    lengths = {len(values) for values in curves.values()}
+    if len(lengths) != 1 or 0 in lengths:
+        raise ValueError(f"every curve needs the same number of epochs (>= 1), got {lengths}")
+    n_epochs = lengths.pop()
+
+    def ranking(epoch: int) -> list[str]:
+        return sorted(curves, key=lambda name: curves[name][epoch])
+
+    final, epoch = ranking(n_epochs - 1), n_epochs - 1
+    while epoch > 0 and ranking(epoch - 1) == final:
+        epoch -= 1
+    return epoch + 1
