@@ -10,6 +10,7 @@ The teaching core (what chapters 3-8 print and teach):
     data             MNIST and Fashion-MNIST in memory, checksums, dynamic binarization
     evaluate         test-set ELBO and NLL, active units, KL per dimension, rate decomposition
     toy, estimators  the linear-Gaussian model (chapter 2), gradient estimators (chapter 3)
+    diagnose         the checks of chapter 10: active units, log-variance range, ELBO vs log p(x)
 
 Beyond the plain VAE (chapter 8's best model), built on the core:
     advanced         AdvancedVAE (residual stages, IAF posterior, flow prior), IWAEObjective
