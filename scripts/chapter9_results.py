@@ -1,8 +1,8 @@
-"""Summarize chapter 9's training runs into book/results/chapter9.json.
+"""Summarize chapter 9's training runs into vae_tutorial/results/chapter9.json.
 
 Usage:
     vae-tutorial train --config configs/ch9/NAME.toml --out runs/ch9/NAME   # each run
-    python scripts/chapter9_results.py [--runs runs/ch9] [--out book/results/chapter9.json]
+    python scripts/chapter9_results.py [--runs runs/ch9] [--only NAME ...]
 
 For every config in configs/ch9/ whose run has finished, it records the config, the
 command that reproduces it, the per-epoch history (train ELBO and the test ELBO, its
@@ -100,11 +100,21 @@ def summarize(name: str, config_path: Path, run_dir: Path) -> dict:
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "ch9")
-    parser.add_argument("--out", type=Path, default=ROOT / "book" / "results" / "chapter9.json")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "vae_tutorial" / "results" / "chapter9.json"
+    )
+    parser.add_argument(
+        "--only", nargs="*", default=None, help="summarize these runs, keep the file's others"
+    )
     args = parser.parse_args(argv)
+    previous = json.loads(args.out.read_text())["runs"] if args.out.exists() else {}
     results = {}
     for config_path in sorted((ROOT / "configs" / "ch9").glob("*.toml")):
         name = config_path.stem
+        if args.only is not None and name not in args.only:
+            if name in previous:
+                results[name] = previous[name]
+            continue
         if not (args.runs / name / "checkpoint.pt").exists():
             print(f"skipping {name}: no run in {args.runs / name}")
             continue
