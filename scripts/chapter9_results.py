@@ -17,7 +17,6 @@ thumbnails. Chapter 9 reads only this file, so the book build trains none of the
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import sys
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 import torch
 
 from vae_tutorial import TrainConfig, reconstruct, sample
+from vae_tutorial.book import encode_thumbnails
 from vae_tutorial.checkpoint import load_checkpoint, model_from_checkpoint
 from vae_tutorial.data import fixed_binarization, load_dataset
 from vae_tutorial.evaluate import (
@@ -47,12 +47,6 @@ def windowed(values: list[float], window: int = WINDOW) -> list[float]:
     """Means of consecutive windows of `window` values (the last one may be shorter)."""
     chunks = [values[i : i + window] for i in range(0, len(values), window)]
     return [sum(chunk) / len(chunk) for chunk in chunks]
-
-
-def thumbnails(images: torch.Tensor) -> str:
-    """(N, 1, 28, 28) in [0, 1] -> base64 of N * 784 uint8 grey levels."""
-    pixels = (images.detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8)
-    return base64.b64encode(pixels.numpy().tobytes()).decode()
 
 
 def summarize(name: str, config_path: Path, run_dir: Path) -> dict:
@@ -91,9 +85,11 @@ def summarize(name: str, config_path: Path, run_dir: Path) -> dict:
             "n_images": NLL_IMAGES,
             "seconds": nll_seconds,
         },
-        "reconstructions": thumbnails(reconstruct(model, x[:THUMBNAILS])),
-        "test_images": thumbnails(x[:THUMBNAILS]),
-        "samples": thumbnails(sample(model, THUMBNAILS, torch.Generator().manual_seed(0)).mean),
+        "reconstructions": encode_thumbnails(reconstruct(model, x[:THUMBNAILS])),
+        "test_images": encode_thumbnails(x[:THUMBNAILS]),
+        "samples": encode_thumbnails(
+            sample(model, THUMBNAILS, torch.Generator().manual_seed(0)).mean
+        ),
     }
 
 

@@ -100,3 +100,33 @@ def test_ordering_settles_finds_the_last_change_of_ranking() -> None:
     assert ordering_settles({"a": [2.0, 1.0], "b": [1.0, 2.0]}) == 2
     with pytest.raises(ValueError, match="same number of epochs"):
         ordering_settles({"a": [1.0], "b": [1.0, 2.0]})
+
+
+def test_thumbnails_round_trip_to_the_nearest_grey_level() -> None:
+    from vae_tutorial.book import decode_thumbnails, encode_thumbnails
+
+    images = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    back = decode_thumbnails(encode_thumbnails(images))
+    assert back.shape == (3, 1, 28, 28)
+    assert (back - images).abs().max() <= 0.5 / 255 + 1e-6
+
+
+def test_chapter9_results_match_the_configs_that_produce_them() -> None:
+    from vae_tutorial.book import shipped_results
+
+    runs = shipped_results("chapter9")["runs"]
+    configs = Path(__file__).parents[1] / "configs" / "ch9"
+    assert {"beta-0", "beta-1", "beta-4", "warmup-5", "free-bits-0.5"} <= set(runs)
+    for name, run in runs.items():
+        config = TrainConfig.from_toml(configs / f"{name}.toml")
+        assert TrainConfig.from_dict(run["train_config"]) == config, name
+        assert (
+            run["command"]
+            == f"vae-tutorial train --config configs/ch9/{name}.toml --out runs/ch9/{name}"
+        )
+        assert len(run["epochs"]["test_elbo"]) == config.epochs, "the run finished"
+        elbo, recon, kl = (run["epochs"][k][-1] for k in ("test_elbo", "test_recon_ll", "test_kl"))
+        assert elbo == pytest.approx(recon - kl, abs=1e-3) and kl >= 0
+        assert run["nll"]["value"] > 0
+    with pytest.raises(FileNotFoundError, match="no shipped results"):
+        shipped_results("chapter99")

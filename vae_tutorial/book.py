@@ -4,17 +4,24 @@ Holds `BookSizes` and `sizes()` (the numbers a chapter uses: full MNIST and many
 by default, a few thousand images and one epoch when $VAE_BOOK_QUICK=1, the same code
 either way), `cached_train` (a training run stored under the user cache, keyed by its
 config, so that no chapter depends on another having run and a rebuild trains nothing
-twice) and `model_for_chapter` (the shipped model, or a retrained one when
-$VAE_BOOK_RETRAIN=1). It does not hold training itself (`train.py`).
+twice), `model_for_chapter` (the shipped model, or a retrained one when
+$VAE_BOOK_RETRAIN=1), `shipped_results` and `decode_thumbnails` (results of runs trained
+outside the book build, e.g. chapter 9's sweeps) and `ordering_settles` (from which epoch a
+sweep's ranking is final). It does not hold training itself (`train.py`).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
 from dataclasses import dataclass, replace
+from importlib import resources
 from pathlib import Path
+
+import torch
+from torch import Tensor
 
 from .checkpoint import load_checkpoint, model_from_checkpoint
 from .data import cache_dir
@@ -32,7 +39,6 @@ class BookSizes:
 
     train_subset: training images for chapter runs (None = all 60,000).
     epochs: epochs of a chapter's own training runs.
-    sweep_epochs: epochs of each run of a sweep (chapter 9).
     test_images: test images for evaluations.
     k: importance samples for log-likelihood estimates.
     hand_loop_steps: optimizer steps of the training loop written out in chapter 5.
@@ -41,7 +47,6 @@ class BookSizes:
     quick: bool
     train_subset: int | None
     epochs: int
-    sweep_epochs: int
     test_images: int
     k: int
     hand_loop_steps: int
@@ -51,7 +56,6 @@ FULL = BookSizes(
     quick=False,
     train_subset=None,
     epochs=3,
-    sweep_epochs=1,
     test_images=10_000,
     k=1000,
     hand_loop_steps=300,
@@ -60,7 +64,6 @@ QUICK = BookSizes(
     quick=True,
     train_subset=2048,
     epochs=1,
-    sweep_epochs=1,
     test_images=500,
     k=100,
     hand_loop_steps=150,
@@ -124,3 +127,28 @@ def ordering_settles(curves: dict[str, list[float]]) -> int:
     while epoch > 0 and ranking(epoch - 1) == final:
         epoch -= 1
     return epoch + 1
+
+
+def shipped_results(name: str) -> dict:
+    """The results file `vae_tutorial/results/NAME.json` (e.g. "chapter9": the runs that
+    chapter 9 discusses, trained outside the book build by `scripts/chapter9_results.py`)."""
+    path = Path(str(resources.files("vae_tutorial") / "results" / f"{name}.json"))
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no shipped results {path.name} in {path.parent}; "
+            "generate them with scripts/chapter9_results.py"
+        )
+    return json.loads(path.read_text())
+
+
+def encode_thumbnails(images: Tensor) -> str:
+    """(N, 1, 28, 28) images in [0, 1] -> base64 of N * 784 uint8 grey levels."""
+    pixels = (images.detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8)
+    return base64.b64encode(pixels.numpy().tobytes()).decode()
+
+
+def decode_thumbnails(encoded: str) -> Tensor:
+    """Base64 of N * 784 uint8 grey levels (as the results files store images) -> (N, 1, 28, 28)
+    floats in [0, 1]."""
+    pixels = torch.frombuffer(bytearray(base64.b64decode(encoded)), dtype=torch.uint8)
+    return pixels.view(-1, 1, 28, 28).float() / 255.0
