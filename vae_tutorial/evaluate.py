@@ -169,8 +169,8 @@ def rate_decomposition(
 
         I_hat = 1/N sum_n [log q(z_n|x_n) - log 1/N sum_m q(z_n|x_m)]
 
-    is the InfoNCE bound with q(z|x) as critic (van den Oord et al. 2018; Poole et al.
-    2019): in expectation at most I_q(x; z), and never above log N. So the reported
+    (eq. `mi-estimate`) is the InfoNCE bound with q(z|x) as critic (van den Oord et al.
+    2018; Poole et al. 2019): in expectation at most I_q(x; z), and never above log N. So the reported
     marginal KL, rate - I_hat, is an upper bound on KL(q(z) || p(z)); when I_hat is near
     log N the posteriors are well separated and I_q may be far larger.
 
