@@ -170,9 +170,9 @@ def rate_decomposition(
         I_hat = 1/N sum_n [log q(z_n|x_n) - log 1/N sum_m q(z_n|x_m)]
 
     (eq. `mi-estimate`) is the InfoNCE bound with q(z|x) as critic (van den Oord et al.
-    2018; Poole et al. 2019): in expectation at most I_q(x; z), and never above log N. So the reported
-    marginal KL, rate - I_hat, is an upper bound on KL(q(z) || p(z)); when I_hat is near
-    log N the posteriors are well separated and I_q may be far larger.
+    2018; Poole et al. 2019): in expectation at most I_q(x; z), and never above log N. So
+    the reported marginal KL, rate - I_hat, is an upper bound on KL(q(z) || p(z)); when
+    I_hat is near log N the posteriors are well separated and I_q may be far larger.
 
     Args:
         x: (N, 1, 28, 28) images in [0, 1].
