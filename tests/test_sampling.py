@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -58,6 +60,15 @@ def test_linear_path_midpoint_and_slerp_norm() -> None:
     path = slerp(a, b, torch.linspace(0, 1, 9))
     torch.testing.assert_close(path.norm(dim=1), torch.ones(9))
     torch.testing.assert_close(path[4], torch.tensor([2**-0.5, 2**-0.5]))
+
+
+def test_paths_between_unequal_end_points_weigh_each_end_correctly() -> None:
+    a, b = torch.tensor([2.0, 0.0]), torch.tensor([0.0, 1.0])  # unequal norms, 90 degrees
+    t = torch.tensor([0.25])
+    torch.testing.assert_close(latent_path(a, b, 5)[1], torch.tensor([1.5, 0.25]))
+    expected = math.sin(0.75 * math.pi / 2) * a + math.sin(0.25 * math.pi / 2) * b  # eq. slerp
+    torch.testing.assert_close(slerp(a, b, t)[0], expected)
+    torch.testing.assert_close(latent_path(a, b, 5, "slerp")[1], expected)
 
 
 def test_slerp_of_parallel_vectors_falls_back_to_linear() -> None:
