@@ -24,8 +24,10 @@ Tools around them (files, the command line, the book and the course):
     plotting         image grids, curves, latent scatter and manifold
     widgets          latent traversals that work in the static site
     book             quick/full sizes and cached training runs for the chapters
-    exercises        the graders of the exercises
     cli              the `vae-tutorial` command
+
+The course (graders, student edition, autograding), built on the core:
+    course           check_* graders for chapters 2-9, `make student`, `make grade`
 
 Importing the package has no side effects: it reads no files and prints nothing.
 """
