@@ -2,6 +2,9 @@
 #   make book   build the book into _build/html, executing every chapter (full size)
 #   make test   lint, package tests, every chapter through nbval, and a quick site build
 # Both create .venv/ from nothing on first use: Python >= 3.11 is all they need.
+# For instructors:
+#   make student                    the student edition and autograders, in _build/student
+#   make grade SUBMISSIONS=DIR      grade DIR's notebooks into _build/grades/grades.{csv,json}
 
 PYTHON ?= python3
 VENV   := .venv
@@ -21,7 +24,7 @@ ASSETS_STAMP := $(ASSETS)/.stamp
 WIDGETS_DIST := node_modules/@jupyter-widgets/html-manager/dist
 
 .PHONY: install system-packages site-assets book test lint test-package test-notebooks \
-	test-browser test-site clean
+	test-browser test-site student grade clean
 
 install: $(STAMP) system-packages site-assets
 
@@ -50,7 +53,7 @@ $(ASSETS_STAMP): package.json package-lock.json
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e ".[dev,book]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,book,course]"
 	touch $(STAMP)
 
 book: install
@@ -76,6 +79,14 @@ test-browser: install
 	SITE_DIR=$(SITE_DIR) $(BIN)/python -m pytest tests/browser -p no:cacheprovider
 
 test: lint test-package test-notebooks test-site test-browser
+
+student: install
+	$(BIN)/vae-tutorial student --book book --out _build/student
+
+SUBMISSIONS ?=
+grade: student
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=DIR (a folder of submitted notebooks)"; exit 2; }
+	$(BIN)/vae-tutorial grade "$(SUBMISSIONS)" --autograder _build/student/autograder --out _build/grades
 
 clean:
 	rm -rf $(VENV) _build runs node_modules .pytest_cache .ruff_cache

@@ -1,4 +1,5 @@
-"""The `vae-tutorial` command line: train, evaluate, sample, interpolate, download.
+"""The `vae-tutorial` command line: train, evaluate, sample, interpolate, download, and
+the course's `student` (the student edition) and `grade` (a class's submissions).
 
 Holds argument parsing and validation only; every command calls the package's Python
 API. Bad arguments exit with code 2 and one line naming the flag and the fix; errors met
@@ -223,7 +224,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default="mnist")
     d.add_argument("--data-dir", type=Path, default=None)
+
+    st = sub.add_parser(
+        "student", help="write the student edition: chapters without solutions, autograders"
+    )
+    st.add_argument("--book", type=Path, default=Path("book"), help="the chapters' folder")
+    st.add_argument("--out", type=Path, default=Path("_build/student"))
+
+    g = sub.add_parser("grade", help="grade a folder of submitted notebooks (CSV and JSON)")
+    g.add_argument("submissions", type=Path, help="<student>/<chapter>.ipynb or <student>.ipynb")
+    g.add_argument("--autograder", type=Path, default=Path("_build/student/autograder"))
+    g.add_argument("--out", type=Path, default=Path("_build/grades"))
+    g.add_argument("--jobs", type=_number(int, 1, True, "a positive integer"), default=None,
+                   help="notebooks graded at once (default: the number of CPUs)")  # fmt: skip
     return parser
+
+
+def _student(args: argparse.Namespace) -> int:
+    from .course.edition import build_student_edition
+
+    found = build_student_edition(args.book, args.out)
+    chapters = sorted({q.chapter for q in found})
+    points = sum(q.points for q in found)
+    print(
+        f"wrote {len(chapters)} student notebooks with {len(found)} graded questions "
+        f"({points:g} points) and their autograders to {args.out}"
+    )
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from .course.grading import grade_submissions
+
+    rows = grade_submissions(args.submissions, args.autograder, args.out, args.jobs)
+    for row in rows:
+        print(f"{row.student}: {row.total:g} points" + (f" ({len(row.errors)} problem(s))"
+                                                         if row.errors else ""))  # fmt: skip
+    print(f"wrote {args.out / 'grades.csv'} and {args.out / 'grades.json'}")
+    return 0
 
 
 def _base_config(args: argparse.Namespace) -> dict:
@@ -398,6 +436,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _interpolate(args, sub)
         if args.command == "export":
             return _export(args)
+        if args.command == "student":
+            return _student(args)
+        if args.command == "grade":
+            return _grade(args)
         from .data import download
 
         print(f"{args.dataset} is in {download(args.data_dir, args.dataset)}")

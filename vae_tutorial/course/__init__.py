@@ -11,7 +11,7 @@ exercises' texts (they live in the chapters, `book/`).
 
 from __future__ import annotations
 
-from .checking import Verdict
+from .checking import Verdict, yours_or_reference
 from .graders import (
     check_active_units,
     check_calc_elbo,
@@ -41,4 +41,5 @@ __all__ = [
     "check_sample",
     "check_slerp",
     "check_train_step",
+    "yours_or_reference",
 ]

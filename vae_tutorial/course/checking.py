@@ -3,9 +3,11 @@
 Holds `Verdict` (PASS, or FAIL with one line per problem), `grade` (runs a grader's body
 and turns anything the reader's code does, an exception, a numpy array, a wrong shape, a
 NaN, into a FAIL line instead of a crash), `call` and `call_on_model` (the latter puts the
-model back exactly as it was if the reader's function changed it, and says so), and the
-output checks `tensor`, `number` and `fields`. It does not hold the graders themselves
-(`graders.py`) nor anything about notebooks (`edition.py`, `grading.py`).
+model back exactly as it was if the reader's function changed it, and says so), the
+output checks `tensor`, `number` and `fields`, and `yours_or_reference`, which lets a
+chapter go on with the package's function until the reader's passes. It does not hold
+the graders themselves (`graders.py`) nor anything about notebooks (`edition.py`,
+`grading.py`).
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ import numbers
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor, nn
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass
@@ -44,6 +48,18 @@ class Verdict:
 
 class StudentError(Exception):
     """Raised inside a grader: the reader's code cannot be graded further; says why."""
+
+
+def yours_or_reference(
+    fn: Callable[..., Any], grader: Callable[[Callable[..., Any]], Verdict], reference: F
+) -> F:
+    """The reader's `fn` if `grader` passes it, else the package's `reference`; says which."""
+    verdict = grader(fn)
+    if verdict.passed:
+        print(f"using your {verdict.exercise}")
+        return fn  # type: ignore[return-value]
+    print(f"using the package's {verdict.exercise} until yours passes")
+    return reference
 
 
 def grade(exercise: str, body: Callable[[list[str]], None]) -> Verdict:
