@@ -17,7 +17,8 @@ package's grader passes). Every other solution (the `{solution}` blocks, the gat
    outputs, and writes the autograder zip,
 
 and writes `OUT/notebooks/<chapter>.ipynb` (for students), `OUT/autograder/<chapter>.zip`
-and `OUT/solutions/<chapter>.ipynb` (otter's solution notebook, for instructors).
+and `OUT/solutions/<chapter>.ipynb` (otter's solution notebook, for instructors). A chapter
+without graded questions only loses its solutions and outputs.
 An unfilled function returns None, so its grader prints "not finished yet" in its own
 cell and the notebook still runs top to bottom.
 
@@ -91,6 +92,35 @@ def questions(notebook: nbformat.NotebookNode, chapter: str) -> list[Question]:
     return found
 
 
+@dataclass(frozen=True)
+class Exercise:
+    """An exercise as its chapter labels it: difficulty (1-3 stars) and minutes."""
+
+    chapter: str
+    label: str
+    stars: int
+    minutes: int
+    points: float | None  # None: not auto-graded
+
+
+_EXERCISE = re.compile(
+    r":::\{exercise\}\n:label: (?P<label>[\w-]+)\n\n\*\*Difficulty:\*\* (?P<stars>★+)☆* .*?"
+    r"\*\*Time:\*\* ~(?P<minutes>\d+) min(?: · \*\*Points:\*\* (?P<points>[\d.]+))?"
+)
+
+
+def exercises(path: Path) -> list[Exercise]:
+    """Every exercise of a chapter, in order, with its difficulty, time and points."""
+    notebook = nbformat.read(path, as_version=4)
+    return [
+        Exercise(path.stem, m["label"], len(m["stars"]), int(m["minutes"]),
+                 float(m["points"]) if m["points"] else None)
+        for cell in notebook.cells
+        if cell.cell_type == "markdown"
+        for m in _EXERCISE.finditer(cell.source)
+    ]  # fmt: skip
+
+
 def _tag_for_grading(notebook: nbformat.NotebookNode) -> None:
     """`otter_ignore` on every code cell outside the questions."""
     depth = 0
@@ -128,22 +158,25 @@ def _otter_assign(master: Path, dist: Path) -> None:
 
 
 def build_chapter(path: Path, out: Path) -> list[Question]:
-    """Write the student notebook and autograder of one chapter; its questions."""
+    """Write one chapter's student notebook (and autograder, if graded); its questions."""
     chapter = path.stem
-    notebook = nbformat.read(path, as_version=4)
+    notebook = _without_solutions(nbformat.read(path, as_version=4))
     found = questions(notebook, chapter)
-    if not found:
+    for folder in ("notebooks", "autograder", "solutions"):
+        (out / folder).mkdir(parents=True, exist_ok=True)
+    if not found:  # no graded question: only the solutions and outputs go
+        for cell in notebook.cells:
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        nbformat.write(notebook, out / "notebooks" / path.name)
         return []
-    notebook = _without_solutions(notebook)
     _tag_for_grading(notebook)
     notebook.cells.insert(0, nbformat.v4.new_raw_cell(ASSIGNMENT_CONFIG.format(name=chapter)))
     with tempfile.TemporaryDirectory() as tmp:
-        master = Path(tmp) / f"{chapter}.ipynb"
+        master = Path(tmp) / path.name
         nbformat.write(notebook, master)
         dist = Path(tmp) / "dist"
         _otter_assign(master, dist)
-        for folder in ("notebooks", "autograder", "solutions"):
-            (out / folder).mkdir(parents=True, exist_ok=True)
         shutil.copy(dist / "student" / master.name, out / "notebooks" / master.name)
         shutil.copy(dist / "autograder" / master.name, out / "solutions" / master.name)
         (zipfile,) = (dist / "autograder").glob("*.zip")
@@ -152,10 +185,10 @@ def build_chapter(path: Path, out: Path) -> list[Question]:
 
 
 def build_student_edition(book: Path, out: Path) -> list[Question]:
-    """The student edition of every chapter in `book` that has graded questions."""
-    chapters = sorted(book.glob("*.ipynb"))
+    """The student edition of every chapter in `book`; the graded questions it holds."""
+    chapters = sorted(book.glob("[0-9][0-9]_*.ipynb"))
     if not chapters:
-        raise InputError(f"no chapters (*.ipynb) in {book}: pass the book's folder, e.g. book/")
+        raise InputError(f"no chapters (NN_*.ipynb) in {book}: pass the book's folder, e.g. book/")
     if out.exists():
         shutil.rmtree(out)
     found: list[Question] = []

@@ -1,0 +1,191 @@
+"""The course: graded exercises in chapters 2-9, the student edition, and class grading.
+
+The student edition must hold no solution, run top to bottom before it is filled in, and
+grade to zero; the instructor's solutions must grade to full marks; a submission with one
+known mistake must lose exactly that question's points, with feedback naming the mistake.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from vae_tutorial.cli import main
+from vae_tutorial.course.edition import build_student_edition, questions, solution_leaks
+from vae_tutorial.course.grading import feedback_lines, grade_submissions
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+GRADED = [
+    "02_elbo",
+    "03_vae",
+    "04_exercise_elbo",
+    "05_training",
+    "06_sampling",
+    "07_latent_space",
+    "08_evaluation",
+    "09_going_further",
+]
+EXERCISE = re.compile(r":::\{exercise\}.*?\n:::", re.S)
+
+
+def master(chapter: str) -> nbformat.NotebookNode:
+    return nbformat.read(BOOK / f"{chapter}.ipynb", as_version=4)
+
+
+@pytest.fixture(scope="module")
+def edition(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
+    out = tmp_path_factory.mktemp("edition") / "student"
+    return out, build_student_edition(BOOK, out)
+
+
+def test_every_chapter_2_to_9_has_graded_questions(edition) -> None:
+    out, found = edition
+    assert sorted({q.chapter for q in found}) == GRADED
+    chapters = sorted(p.stem for p in BOOK.glob("[0-9][0-9]_*.ipynb"))
+    assert sorted(p.stem for p in (out / "notebooks").glob("*.ipynb")) == chapters
+    assert sorted(p.stem for p in (out / "autograder").glob("*.zip")) == GRADED
+
+
+def test_every_exercise_has_a_difficulty_and_a_time_and_graded_ones_their_points() -> None:
+    for path in sorted(BOOK.glob("[0-9][0-9]_*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        points = {q.name: q.points for q in questions(notebook, path.stem)}
+        exercises = [m.group(0) for c in notebook.cells for m in EXERCISE.finditer(c.source)]
+        assert exercises, path.name
+        for text in exercises:
+            assert "**Difficulty:**" in text and "**Time:** ~" in text, (path.name, text[:80])
+        graded = [t for t in exercises if "(auto-graded)" in t]
+        assert len(graded) == len(points), path.name
+        assert sorted(
+            float(re.search(r"\*\*Points:\*\* ([0-9.]+)", t).group(1)) for t in graded
+        ) == sorted(points.values())
+
+
+def _stub_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    return [c for c in notebook.cells if "otter_answer_cell" in c.metadata.get("tags", [])]
+
+
+def test_the_student_edition_holds_no_solution(edition) -> None:
+    out, found = edition
+    for chapter in sorted(p.stem for p in BOOK.glob("[0-9][0-9]_*.ipynb")):
+        student = nbformat.read(out / "notebooks" / f"{chapter}.ipynb", as_version=4)
+        assert solution_leaks(master(chapter), student) == [], chapter
+        text = "\n".join(c.source for c in student.cells)
+        for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN TESTS", "assert verdict.passed",
+                       "{solution", "solution-start", "solution-end"):  # fmt: skip
+            assert marker not in text, (chapter, marker)
+        assert not [c for c in student.cells if c.cell_type == "raw"], chapter
+        assert all(not c.get("outputs") for c in student.cells if c.cell_type == "code")
+        stubs = _stub_cells(student)
+        assert len(stubs) == sum(q.chapter == chapter for q in found), chapter
+        for cell in stubs:  # the reader's function is there, with `...` as its body
+            assert re.search(r"def my_\w+\(.*\):\n    \"\"\".*\"\"\"\n    \.\.\.\n", cell.source)
+
+
+def test_the_leak_check_finds_solutions_left_in() -> None:
+    """The check itself can fail: the instructor's notebook leaks everything."""
+    chapter = master("04_exercise_elbo")
+    leaks = solution_leaks(chapter, chapter)
+    assert any("solution code" in leak for leak in leaks)
+    assert any("a solution block" in leak for leak in leaks)
+
+
+def test_unfilled_student_notebooks_run_top_to_bottom(edition, monkeypatch) -> None:
+    """Each exercise says it is not finished; later cells fall back to the package."""
+    out, found = edition
+    monkeypatch.setenv("VAE_BOOK_QUICK", "1")
+    for chapter in GRADED:
+        notebook = nbformat.read(out / "notebooks" / f"{chapter}.ipynb", as_version=4)
+        NotebookClient(notebook, timeout=900, resources={"metadata": {"path": str(BOOK)}}).execute()
+        for cell in _stub_cells(notebook):
+            printed = "".join(o.get("text", "") for o in cell.outputs)
+            assert printed.startswith("FAIL ") and "not finished yet" in printed, (chapter, printed)
+        fallbacks = [c for c in notebook.cells if "yours_or_reference(" in c.source]
+        for cell in fallbacks:
+            assert "using the package's" in "".join(o.get("text", "") for o in cell.outputs)
+
+
+def _one_mistake(solution: Path, target: Path) -> None:
+    """The chapter-4 solution with the KL's sign flipped."""
+    notebook = nbformat.read(solution, as_version=4)
+    correct = "kl = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum(1)"
+    cells = [c for c in notebook.cells if "def my_calc_elbo" in c.source]
+    assert len(cells) == 1
+    assert correct in cells[0].source
+    cells[0].source = cells[0].source.replace(correct, "kl = -" + correct[len("kl = ") :])
+    nbformat.write(notebook, target)
+
+
+def test_grading_full_marks_zero_and_one_mistake(edition, tmp_path) -> None:
+    out, found = edition
+    subs = tmp_path / "submissions"
+    for student in ("teacher", "blank", "one_mistake", "junk"):
+        (subs / student).mkdir(parents=True)
+    for chapter in GRADED:
+        shutil.copy(out / "solutions" / f"{chapter}.ipynb", subs / "teacher")
+        shutil.copy(out / "notebooks" / f"{chapter}.ipynb", subs / "blank")
+    _one_mistake(out / "solutions" / "04_exercise_elbo.ipynb",
+                 subs / "one_mistake" / "04_exercise_elbo.ipynb")  # fmt: skip
+    shutil.copy(out / "solutions" / "02_elbo.ipynb", subs / "one_mistake")
+    (subs / "junk" / "04_exercise_elbo.ipynb").write_text("this is not a notebook")
+
+    rows = {r.student: r for r in grade_submissions(subs, out / "autograder", tmp_path / "g", 2)}
+    full = sum(q.points for q in found)
+    teacher, blank, mistake = rows["teacher"], rows["blank"], rows["one_mistake"]
+    assert teacher.total == full and not teacher.feedback and not teacher.errors
+    assert blank.total == 0 and len(blank.points) == len(found) and not blank.errors
+    assert all("not finished yet" in " ".join(lines) for lines in blank.feedback.values())
+    assert len(blank.feedback) == len(found)
+
+    chapter_4 = {q.name: q.points for q in found if q.chapter == "04_exercise_elbo"}
+    chapter_2 = {q.name: q.points for q in found if q.chapter == "02_elbo"}
+    assert mistake.points["04_exercise_elbo:calc_elbo"] == 0
+    assert mistake.points["04_exercise_elbo:sample"] == chapter_4["sample"]
+    assert mistake.total == full - chapter_4["calc_elbo"] - sum(
+        q.points for q in found if q.chapter not in ("02_elbo", "04_exercise_elbo")
+    )
+    assert sum(mistake.points[f"02_elbo:{n}"] for n in chapter_2) == sum(chapter_2.values())
+    assert list(mistake.feedback) == ["04_exercise_elbo:calc_elbo"]
+    assert any("the KL has the wrong sign" in line for line in mistake.feedback[
+        "04_exercise_elbo:calc_elbo"])  # fmt: skip
+    assert (
+        rows["junk"].total == 0
+        and "not a notebook of the student edition" in rows["junk"].errors[0]
+    )
+
+    with open(tmp_path / "g" / "grades.csv") as f:
+        table = list(csv.DictReader(f))
+    assert [r["student"] for r in table] == ["blank", "junk", "one_mistake", "teacher"]
+    assert float(table[3]["total"]) == full and float(table[3]["max"]) == full
+    assert "the KL has the wrong sign" in table[2]["feedback"]
+    report = json.loads((tmp_path / "g" / "grades.json").read_text())
+    assert sum(report["max_points"].values()) == full and len(report["students"]) == 4
+
+
+def test_feedback_lines_keep_the_verdict_and_errors_only() -> None:
+    output = """kl results:
+        Trying:
+            assert verdict.passed, str(verdict)
+        Exception raised:
+            AssertionError: FAIL gaussian_kl: 1 problem(s)
+              - the KL has the wrong sign: KL(q ‖ p) ≥ 0 (eq. `kl-gauss`)
+    other results:
+            NameError: name 'my_kl' is not defined"""
+    assert feedback_lines(output) == [
+        "FAIL gaussian_kl: 1 problem(s)",
+        "- the KL has the wrong sign: KL(q ‖ p) ≥ 0 (eq. `kl-gauss`)",
+        "NameError: name 'my_kl' is not defined",
+    ]
+
+
+def test_grade_command_names_a_missing_folder(tmp_path, capsys) -> None:
+    assert main(["grade", str(tmp_path / "nowhere"), "--autograder", str(tmp_path)]) == 1
+    assert "is not a folder" in capsys.readouterr().err
