@@ -100,7 +100,7 @@ def test_the_leak_check_finds_solutions_left_in() -> None:
 
 def test_unfilled_student_notebooks_run_top_to_bottom(edition, monkeypatch) -> None:
     """Each exercise says it is not finished; later cells fall back to the package."""
-    out, found = edition
+    out, _ = edition
     monkeypatch.setenv("VAE_BOOK_QUICK", "1")
     for chapter in GRADED:
         notebook = nbformat.read(out / "notebooks" / f"{chapter}.ipynb", as_version=4)
