@@ -22,6 +22,9 @@ without graded questions only loses its solutions and outputs.
 An unfilled function returns None, so its grader prints "not finished yet" in its own
 cell and the notebook still runs top to bottom.
 
+`exercises` and `reading_minutes` read a chapter's exercise labels (difficulty, time,
+points) and its length, for the instructors' page.
+
 It does not grade anything (`grading.py`) and builds no student web site: the student
 edition is the notebooks. Reference: otter-grader's notebook format,
 https://otter-grader.readthedocs.io/en/latest/otter_assign/notebook_format.html
@@ -29,6 +32,7 @@ https://otter-grader.readthedocs.io/en/latest/otter_assign/notebook_format.html
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 import subprocess
@@ -119,6 +123,19 @@ def exercises(path: Path) -> list[Exercise]:
         if cell.cell_type == "markdown"
         for m in _EXERCISE.finditer(cell.source)
     ]  # fmt: skip
+
+
+READING_WPM = 150  # words per minute for prose with equations
+
+
+def reading_minutes(path: Path) -> int:
+    """A chapter's prose (markdown outside math and code blocks) at 150 words per minute,
+    rounded up to 5 minutes."""
+    notebook = nbformat.read(path, as_version=4)
+    text = " ".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    text = re.sub(r"\$\$.*?\$\$|```.*?```", " ", text, flags=re.S)
+    words = len(re.findall(r"[A-Za-z]{2,}", text))
+    return math.ceil(words / READING_WPM / 5) * 5
 
 
 def _tag_for_grading(notebook: nbformat.NotebookNode) -> None:
