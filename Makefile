@@ -84,8 +84,9 @@ student: install
 	$(BIN)/vae-tutorial student --book book --out _build/student
 
 SUBMISSIONS ?=
-grade: student
+grade: install
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=DIR (a folder of submitted notebooks)"; exit 2; }
+	$(BIN)/vae-tutorial student --book book --out _build/student
 	$(BIN)/vae-tutorial grade "$(SUBMISSIONS)" --autograder _build/student/autograder --out _build/grades
 
 clean:
