@@ -2,6 +2,7 @@
 #   make book   build the book into _build/html, executing every chapter (full size)
 #   make test   lint, package tests, every chapter through nbval, and a quick site build
 # Both create .venv/ from nothing on first use: Python >= 3.11 is all they need.
+#   make lab    JupyterLab on 127.0.0.1, on copies of the chapters in _build/lab/
 # For instructors:
 #   make student                    the student edition and autograders, in _build/student
 #   make grade SUBMISSIONS=DIR      grade DIR's notebooks into _build/grades/grades.{csv,json}
@@ -10,7 +11,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-TORCH  := torch==2.14.1 torchvision==0.29.1
+PIP    := $(BIN)/python -m pip install --quiet -c constraints.txt
+LAB    := _build/lab
 JB     := $(BIN)/jupyter-book build . --all -W -n --keep-going
 
 SYSTEM_PACKAGES := dataset-fashion-mnist chromium
@@ -24,7 +26,7 @@ ASSETS_STAMP := $(ASSETS)/.stamp
 WIDGETS_DIST := node_modules/@jupyter-widgets/html-manager/dist
 
 .PHONY: install system-packages site-assets book test lint test-package test-notebooks \
-	test-browser test-site student grade clean
+	test-browser test-site test-pdf lab pdf student grade clean
 
 install: $(STAMP) system-packages site-assets
 
@@ -50,10 +52,12 @@ $(ASSETS_STAMP): package.json package-lock.json
 	cp node_modules/mathjax/LICENSE $(ASSETS)/vendor/mathjax/
 	touch $@
 
-$(STAMP): pyproject.toml
+# constraints.txt pins every package to the versions the book is tested with (torch first,
+# so that pip takes the pinned wheel); pyproject.toml only states compatible ranges.
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e ".[dev,book,course]"
+	$(PIP) torch torchvision
+	$(PIP) -e ".[dev,book,course,lab]"
 	touch $(STAMP)
 
 book: install
@@ -64,7 +68,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 test-package: install
-	$(BIN)/python -m pytest --ignore=tests/browser
+	$(BIN)/python -m pytest --ignore=tests/browser --ignore=tests/pdf
 
 test-notebooks: install
 	VAE_BOOK_QUICK=1 $(BIN)/python -m pytest --nbval-lax book/ -p no:cacheprovider
@@ -78,7 +82,25 @@ SITE_DIR ?= _build/quick/_build/html
 test-browser: install
 	SITE_DIR=$(SITE_DIR) $(BIN)/python -m pytest tests/browser -p no:cacheprovider
 
-test: lint test-package test-notebooks test-site test-browser
+test: lint test-package test-notebooks test-site test-browser test-pdf
+
+# The whole book as one PDF: a one-page (singlehtml) build printed by Debian's Chromium.
+PDF_BUILD ?= _build/pdf
+PDF       ?= _build/vae-book.pdf
+pdf: install
+	$(JB) --builder singlehtml --path-output $(PDF_BUILD)
+	$(BIN)/python site/print_pdf.py $(PDF_BUILD)/_build/singlehtml $(PDF)
+
+test-pdf: install
+	VAE_BOOK_QUICK=1 $(MAKE) pdf PDF_BUILD=_build/quick-pdf PDF=_build/quick-pdf/vae-book.pdf
+	PDF_PATH=_build/quick-pdf/vae-book.pdf $(BIN)/python -m pytest tests/pdf -p no:cacheprovider
+
+# JupyterLab runs on copies of the chapters (made once; your edits there are kept), so
+# executing a chapter never writes outputs or .ipynb_checkpoints/ into book/.
+lab: install
+	mkdir -p $(LAB)
+	cp -n book/*.ipynb $(LAB)/
+	cd $(LAB) && $(CURDIR)/$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --no-browser
 
 student: install
 	$(BIN)/vae-tutorial student --book book --out _build/student

@@ -6,6 +6,12 @@
   the same guard keeps the widget-manager scripts from ever being included twice (which
   would render every widget twice).
 
+- Teaches the one-page (`singlehtml`) builder, which `make pdf` prints, the two nodes
+  that stand for `hide-input` code: myst-nb 1.4's HideCodeCellNode and
+  sphinx-jupyterbook-latex 1.0's HiddenCellNode are registered for the `html` builder
+  only, so `singlehtml` stops with "unknown node type". The printed book leaves that code
+  out (the set-up cell at the top of each chapter), as a LaTeX build does.
+
 It holds no content; `_config.yml` loads it with `local_extensions`.
 """
 
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from docutils import nodes
 from sphinx.application import Sphinx
 
 
@@ -35,6 +42,19 @@ def drop_duplicate_scripts(
     context["script_files"] = unique
 
 
+def _skip(translator: Any, node: nodes.Element) -> None:
+    raise nodes.SkipNode
+
+
+def register_hidden_cells_for_singlehtml(app: Sphinx) -> None:
+    from myst_nb.sphinx_ import HideCodeCellNode
+    from sphinx_jupyterbook_latex.nodes import HiddenCellNode
+
+    for node in (HideCodeCellNode, HiddenCellNode):
+        app.add_node(node, override=True, singlehtml=(_skip, None))
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
+    app.connect("builder-inited", register_hidden_cells_for_singlehtml)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
