@@ -11,6 +11,9 @@
   sphinx-jupyterbook-latex 1.0's HiddenCellNode are registered for the `html` builder
   only, so `singlehtml` stops with "unknown node type". The printed book leaves that code
   out (the set-up cell at the top of each chapter), as a LaTeX build does.
+- Gives the one page the widget state of every chapter: myst-nb adds each notebook's
+  widget state (and the widget manager) to that notebook's own page only, so in the
+  one-page book no widget would render; with it, each shows its first frame in the PDF.
 
 It holds no content; `_config.yml` loads it with `local_extensions`.
 """
@@ -54,7 +57,20 @@ def register_hidden_cells_for_singlehtml(app: Sphinx) -> None:
         app.add_node(node, override=True, singlehtml=(_skip, None))
 
 
+def add_every_chapters_widget_state(
+    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
+) -> None:
+    if app.builder.name != "singlehtml":
+        return
+    from myst_nb.sphinx_ import NbMetadataCollector
+
+    for docname in sorted(app.env.found_docs - {pagename}):
+        for path, kwargs in NbMetadataCollector.get_js_files(app.env, docname).values():
+            app.add_js_file(path, **kwargs)
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("html-page-context", add_every_chapters_widget_state)
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
     app.connect("builder-inited", register_hidden_cells_for_singlehtml)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
