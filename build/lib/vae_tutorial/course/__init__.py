@@ -1,0 +1,45 @@
+"""The course around the book: graders, the student edition and autograding.
+
+    checking   verdicts, and calling the reader's code so that nothing it does crashes a grader
+    graders    one `check_*` per exercise of chapters 2-9, against the package's references
+    edition    the student edition: chapters without solutions, and the otter autograder
+    grading    grading a folder of submitted notebooks into one CSV/JSON row per student
+
+Built on the teaching core; nothing in the core imports it. It does not hold the
+exercises' texts (they live in the chapters, `book/`).
+"""
+
+from __future__ import annotations
+
+from .checking import Verdict, yours_or_reference
+from .graders import (
+    check_active_units,
+    check_calc_elbo,
+    check_free_bits,
+    check_gaussian_kl,
+    check_iwae_estimate,
+    check_linear_gaussian_elbo,
+    check_linear_gaussian_posterior,
+    check_reconstruct,
+    check_reparameterize,
+    check_sample,
+    check_slerp,
+    check_train_step,
+)
+
+__all__ = [
+    "Verdict",
+    "check_active_units",
+    "check_calc_elbo",
+    "check_free_bits",
+    "check_gaussian_kl",
+    "check_iwae_estimate",
+    "check_linear_gaussian_elbo",
+    "check_linear_gaussian_posterior",
+    "check_reconstruct",
+    "check_reparameterize",
+    "check_sample",
+    "check_slerp",
+    "check_train_step",
+    "yours_or_reference",
+]

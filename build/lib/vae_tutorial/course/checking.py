@@ -1,0 +1,189 @@
+"""How a grader runs the reader's code: verdicts, safe calls and output checks.
+
+Holds `Verdict` (PASS, or FAIL with one line per problem), `grade` (runs a grader's body
+and turns anything the reader's code does, an exception, a numpy array, a wrong shape, a
+NaN, into a FAIL line instead of a crash), `call` and `call_on_model` (the latter puts the
+model back exactly as it was if the reader's function changed it, and says so), the
+output checks `tensor`, `number` and `fields`, and `yours_or_reference`, which lets a
+chapter go on with the package's function until the reader's passes. It does not hold
+the graders themselves (`graders.py`) nor anything about notebooks (`edition.py`,
+`grading.py`).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import torch
+from torch import Tensor, nn
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class Verdict:
+    """The grade of one exercise: `passed`, and one line per problem found."""
+
+    exercise: str
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+    def __str__(self) -> str:
+        if self.passed:
+            return f"PASS {self.exercise}: every check agrees with the reference."
+        lines = [f"FAIL {self.exercise}: {len(self.problems)} problem(s)"]
+        return "\n".join([*lines, *(f"  - {p}" for p in self.problems)])
+
+    __repr__ = __str__
+
+
+class StudentError(Exception):
+    """Raised inside a grader: the reader's code cannot be graded further; says why."""
+
+
+def yours_or_reference(
+    fn: Callable[..., Any], grader: Callable[[Callable[..., Any]], Verdict], reference: F
+) -> F:
+    """The reader's `fn` if `grader` passes it, else the package's `reference`; says which."""
+    verdict = grader(fn)
+    if verdict.passed:
+        print(f"using your {verdict.exercise}")
+        return fn  # type: ignore[return-value]
+    print(f"using the package's {verdict.exercise} until yours passes")
+    return reference
+
+
+def grade(exercise: str, body: Callable[[list[str]], None]) -> Verdict:
+    """Run `body(problems)`; whatever the reader's code does, return a Verdict."""
+    verdict = Verdict(exercise)
+    try:
+        body(verdict.problems)
+    except StudentError as exc:
+        verdict.problems.append(str(exc))
+    except Exception as exc:  # the reader's output broke a check: still a verdict
+        verdict.problems.append(
+            f"your function's output could not be checked ({type(exc).__name__}: "
+            f"{_first_line(exc)}); "
+            "return the types and shapes the exercise asks for"
+        )
+    return verdict
+
+
+def call(fn: Callable[..., Any], *args: Any, name: str) -> Any:
+    """fn(*args), with an unfinished exercise or an exception turned into a StudentError."""
+    try:
+        out = fn(*args)
+    except NotImplementedError:
+        raise StudentError(
+            f"not finished yet: {name} raises NotImplementedError; write its body"
+        ) from None
+    except Exception as exc:
+        raise StudentError(
+            f"calling {name} raised {type(exc).__name__}: {_first_line(exc)}"
+        ) from None
+    if out is None or out is Ellipsis:
+        raise StudentError(
+            f"not finished yet: {name} returns None; replace the `...` with your code "
+            "and return the result"
+        )
+    return out
+
+
+def _first_line(exc: Exception, limit: int = 200) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@contextmanager
+def _restored(model: nn.Module, name: str) -> Iterator[None]:
+    state = copy.deepcopy(model.state_dict())
+    training = model.training
+    try:
+        yield
+    finally:
+        changed = [k for k, v in model.state_dict().items() if not torch.equal(v, state[k])]
+        model.load_state_dict(state)
+        model.train(training)
+        model.zero_grad(set_to_none=True)
+        if changed:
+            raise StudentError(
+                f"{name} changed the model's parameters ({', '.join(changed[:3])}): it must "
+                "only compute, with no optimizer step or in-place update of the weights"
+            )
+
+
+def call_on_model(fn: Callable[..., Any], model: nn.Module, *args: Any, name: str) -> Any:
+    """`call(fn, model, *args)`; the model is put back as it was, and a change is a FAIL."""
+    with _restored(model, name):
+        return call(fn, model, *args, name=name)
+
+
+def tensor(value: Any, what: str, shape: Sequence[int], finite: bool = True) -> Tensor:
+    """`value` as a float tensor of `shape`, or a StudentError naming what is wrong."""
+    if type(value).__module__.startswith("numpy"):
+        raise StudentError(
+            f"{what} is a numpy {type(value).__name__}; return a torch.Tensor "
+            "(stay in torch: numpy cuts the gradient)"
+        )
+    if not isinstance(value, Tensor):
+        raise StudentError(f"{what} must be a torch.Tensor, got {type(value).__name__}")
+    if tuple(value.shape) != tuple(shape):
+        raise StudentError(
+            f"{what} has shape {tuple(value.shape)}; expected {tuple(shape)} "
+            "(one value per example: no mean or sum over the batch, no extra axes)"
+        )
+    if finite and not torch.isfinite(value).all():
+        raise StudentError(f"{what} contains NaN or infinite values")
+    return value.detach().double()
+
+
+def number(value: Any, what: str) -> float:
+    """`value` (a Python or numpy number, or a one-element tensor) as a finite float."""
+    if isinstance(value, Tensor):
+        if value.numel() != 1:
+            raise StudentError(
+                f"{what} must be one number; got a tensor of shape {tuple(value.shape)}"
+            )
+        value = value.item()
+    if not isinstance(value, numbers.Real):
+        raise StudentError(f"{what} must be a number, got {type(value).__name__}")
+    if not math.isfinite(float(value)):
+        raise StudentError(f"{what} is {value}, not a finite number")
+    return float(value)
+
+
+def fields(out: Any, names: Sequence[str], what: str) -> tuple[Any, ...]:
+    """The parts of a tuple, list, named tuple, dict or object with attributes `names`."""
+    if isinstance(out, dict) and all(n in out for n in names):
+        return tuple(out[n] for n in names)
+    if all(hasattr(out, n) for n in names) and not isinstance(out, Tensor):
+        return tuple(getattr(out, n) for n in names)
+    if isinstance(out, Sequence) and not isinstance(out, str) and len(out) == len(names):
+        return tuple(out)
+    raise StudentError(
+        f"{what} must return {len(names)} values ({', '.join(names)}); got {type(out).__name__}"
+    )
+
+
+def close(a: Tensor, b: Tensor, rtol: float = 1e-4, atol: float = 1e-4) -> bool:
+    """Same shape and equal up to rounding."""
+    return a.shape == b.shape and bool(torch.allclose(a.double(), b.double(), rtol, atol))
+
+
+def diagnose(value: Tensor, reference: Tensor, mistakes: dict[str, Tensor], wrong: str) -> str:
+    """'' if value matches the reference, else the first mistake it matches, else `wrong`."""
+    if close(value, reference):
+        return ""
+    for line, candidate in mistakes.items():
+        if close(value, candidate):
+            return line
+    return wrong
