@@ -3,6 +3,7 @@
 #   make test   lint, package tests, every chapter through nbval, and a quick site build
 # Both create .venv/ from nothing on first use: Python >= 3.11 is all they need.
 #   make lab    JupyterLab on 127.0.0.1, on copies of the chapters in _build/lab/
+#   make pdf    the whole book as one PDF, _build/vae-book.pdf
 # For instructors:
 #   make student                    the student edition and autograders, in _build/student
 #   make grade SUBMISSIONS=DIR      grade DIR's notebooks into _build/grades/grades.{csv,json}
@@ -26,7 +27,7 @@ ASSETS_STAMP := $(ASSETS)/.stamp
 WIDGETS_DIST := node_modules/@jupyter-widgets/html-manager/dist
 
 .PHONY: install system-packages site-assets book test lint test-package test-notebooks \
-	test-browser test-site test-pdf lab pdf student grade clean
+	test-browser test-site test-pdf test-lab lab pdf student grade clean
 
 install: $(STAMP) system-packages site-assets
 
@@ -68,7 +69,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 test-package: install
-	$(BIN)/python -m pytest --ignore=tests/browser --ignore=tests/pdf
+	$(BIN)/python -m pytest --ignore=tests/browser --ignore=tests/pdf --ignore=tests/lab
 
 test-notebooks: install
 	VAE_BOOK_QUICK=1 $(BIN)/python -m pytest --nbval-lax book/ -p no:cacheprovider
@@ -82,7 +83,7 @@ SITE_DIR ?= _build/quick/_build/html
 test-browser: install
 	SITE_DIR=$(SITE_DIR) $(BIN)/python -m pytest tests/browser -p no:cacheprovider
 
-test: lint test-package test-notebooks test-site test-browser test-pdf
+test: lint test-package test-notebooks test-site test-browser test-pdf test-lab
 
 # The whole book as one PDF: a one-page (singlehtml) build printed by Debian's Chromium.
 PDF_BUILD ?= _build/pdf
@@ -100,7 +101,11 @@ test-pdf: install
 lab: install
 	mkdir -p $(LAB)
 	cp -n book/*.ipynb $(LAB)/
-	cd $(LAB) && $(CURDIR)/$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --no-browser
+	cd $(LAB) && $(CURDIR)/$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --no-browser --allow-root
+
+# Chapter 7 in JupyterLab with a live kernel, in Chromium: cells run, the slider reaches the kernel.
+test-lab: install
+	VAE_BOOK_QUICK=1 $(BIN)/python -m pytest tests/lab -p no:cacheprovider
 
 student: install
 	$(BIN)/vae-tutorial student --book book --out _build/student

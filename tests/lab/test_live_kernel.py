@@ -1,0 +1,130 @@
+"""Chapter 7 in JupyterLab with a live kernel, driven in a real browser.
+
+Starts JupyterLab (as `make lab` does) on 127.0.0.1 on a copy of chapter 7, opens it in
+Debian's Chromium through Playwright, runs every cell, moves the traversal slider and
+checks that the move reaches the kernel (the slider's `update` goes out over the
+kernel's websocket, where the widget's observer decodes the frame afresh) and that the
+frame on screen changes. No JavaScript error may occur. The kernel's fresh decode equals
+the frame built in advance, so no image bytes come back: traitlets sends no unchanged value.
+Run by `make test-lab` (quick mode; MNIST must be readable).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+CHAPTER = "07_latent_space.ipynb"
+VISIBLE_FRAME = """area => {
+    const img = [...area.querySelectorAll('.widget-image')].find(i => i.offsetParent !== null);
+    return img ? img.src : null;
+}"""
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a JupyterLab serving a copy of chapter 7 (token included)."""
+    work = tmp_path_factory.mktemp("lab")
+    shutil.copy(ROOT / "book" / CHAPTER, work)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token = secrets.token_hex(16)
+    jupyter = Path(sys.executable).parent / "jupyter"
+    server = subprocess.Popen(
+        [str(jupyter), "lab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
+         f"--ServerApp.port={port}", f"--IdentityProvider.token={token}",
+         f"--ServerApp.root_dir={work}"],
+        env={**os.environ, "VAE_BOOK_QUICK": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("JupyterLab did not start within 60 s")
+        yield f"{base}/lab/tree/{CHAPTER}?token={token}"
+    finally:
+        server.terminate()
+        server.wait(30)
+    assert not (ROOT / "book" / ".ipynb_checkpoints").exists()
+
+
+def _run_all_cells(page: Page) -> None:
+    page.wait_for_selector(".jp-Notebook .jp-Cell.jp-mod-active", timeout=60_000)
+    page.get_by_text("| Idle").wait_for(timeout=120_000)  # the kernel has started
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    page.wait_for_function(
+        """() => {
+            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
+            return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+        }""",
+        timeout=300_000,
+        polling=1000,
+    )
+
+
+def test_the_traversal_slider_decodes_through_the_kernel(lab: str) -> None:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        updates: list[bytes] = []
+
+        def watch(ws) -> None:  # the kernel's channel: widget updates sent to the kernel
+            def sent(payload: bytes | str) -> None:
+                data = payload.encode() if isinstance(payload, str) else payload
+                if b"comm_msg" in data and b'"update"' in data:
+                    updates.append(data)
+
+            ws.on("framesent", sent)
+
+        page.on("websocket", watch)
+        page.goto(lab)
+        page.wait_for_selector(".jp-Notebook", timeout=60_000)
+        _run_all_cells(page)
+
+        cell = page.locator(".jp-CodeCell", has_text="traversal_widget(").first
+        cell.scroll_into_view_if_needed()
+        handle = cell.locator(".jp-OutputArea .noUi-handle").first
+        handle.wait_for(timeout=60_000)
+        area = cell.locator(".jp-OutputArea").first.element_handle()
+        before, updates_before = page.evaluate(VISIBLE_FRAME, area), len(updates)
+        assert before
+        handle.focus()
+        for _ in range(5):
+            handle.press("ArrowRight")
+        page.wait_for_function(
+            f"([area, old]) => ({VISIBLE_FRAME})(area) !== old", arg=[area, before],
+            timeout=30_000,
+        )  # fmt: skip
+        deadline = time.time() + 30
+        while len(updates) == updates_before and time.time() < deadline:
+            page.wait_for_timeout(200)
+        browser.close()
+
+    assert len(updates) > updates_before, "the slider's move never reached the kernel"
+    assert not errors, errors
