@@ -1,11 +1,11 @@
 """Chapter 7 in JupyterLab with a live kernel, driven in a real browser.
 
 Starts JupyterLab (as `make lab` does) on 127.0.0.1 on a copy of chapter 7, opens it in
-Debian's Chromium through Playwright, runs every cell, moves the traversal slider and
-checks that the move reaches the kernel (the slider's `update` goes out over the
-kernel's websocket, where the widget's observer decodes the frame afresh) and that the
-frame on screen changes. No JavaScript error may occur. The kernel's fresh decode equals
-the frame built in advance, so no image bytes come back: traitlets sends no unchanged value.
+Debian's Chromium through Playwright and runs every cell. Then it changes the model in the
+kernel (a new cell shifts the decoder's output bias), moves the traversal slider, and
+checks that the kernel decoded the new frame with the changed model: the slider's update
+goes out over the kernel's websocket, an image update carrying a PNG comes back, and the
+frame on screen is one the page did not have before. No JavaScript error may occur.
 Run by `make test-lab` (quick mode; MNIST must be readable).
 """
 
@@ -30,6 +30,7 @@ CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 CHAPTER = "07_latent_space.ipynb"
+ALL_FRAMES = "area => [...area.querySelectorAll('.widget-image')].map(i => i.src)"
 VISIBLE_FRAME = """area => {
     const img = [...area.querySelectorAll('.widget-image')].find(i => i.offsetParent !== null);
     return img ? img.src : null;
@@ -92,15 +93,22 @@ def test_the_traversal_slider_decodes_through_the_kernel(lab: str) -> None:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        updates: list[bytes] = []
+        sent: list[bytes] = []
+        images: list[bytes] = []
 
-        def watch(ws) -> None:  # the kernel's channel: widget updates sent to the kernel
-            def sent(payload: bytes | str) -> None:
+        def watch(ws) -> None:  # the kernel's channel: widget updates both ways
+            def to_kernel(payload: bytes | str) -> None:
                 data = payload.encode() if isinstance(payload, str) else payload
                 if b"comm_msg" in data and b'"update"' in data:
-                    updates.append(data)
+                    sent.append(data)
 
-            ws.on("framesent", sent)
+            def from_kernel(payload: bytes | str) -> None:
+                data = payload.encode() if isinstance(payload, str) else payload
+                if b'"update"' in data and b"\x89PNG" in data:
+                    images.append(data)
+
+            ws.on("framesent", to_kernel)
+            ws.on("framereceived", from_kernel)
 
         page.on("websocket", watch)
         page.goto(lab)
@@ -112,8 +120,23 @@ def test_the_traversal_slider_decodes_through_the_kernel(lab: str) -> None:
         handle = cell.locator(".jp-OutputArea .noUi-handle").first
         handle.wait_for(timeout=60_000)
         area = cell.locator(".jp-OutputArea").first.element_handle()
-        before, updates_before = page.evaluate(VISIBLE_FRAME, area), len(updates)
-        assert before
+        shown = page.evaluate(ALL_FRAMES, area)
+        assert shown
+
+        cell.locator(".jp-InputArea").click()  # a new cell below it changes the model
+        page.keyboard.press("Escape")
+        page.keyboard.press("b")  # a new cell below, in command mode
+        page.keyboard.press("Enter")  # edit mode
+        page.keyboard.type("model.decoder_conv[-1].bias.data += 3.0")
+        page.keyboard.press("Shift+Enter")
+        page.get_by_text("| Idle").wait_for(timeout=60_000)
+        page.wait_for_timeout(1000)
+
+        before, sent_before, images_before = (
+            page.evaluate(VISIBLE_FRAME, area),
+            len(sent),
+            len(images),
+        )
         handle.focus()
         for _ in range(5):
             handle.press("ArrowRight")
@@ -122,9 +145,13 @@ def test_the_traversal_slider_decodes_through_the_kernel(lab: str) -> None:
             timeout=30_000,
         )  # fmt: skip
         deadline = time.time() + 30
-        while len(updates) == updates_before and time.time() < deadline:
+        while len(images) == images_before and time.time() < deadline:
             page.wait_for_timeout(200)
+        page.wait_for_timeout(1000)
+        after = page.evaluate(VISIBLE_FRAME, area)
         browser.close()
 
-    assert len(updates) > updates_before, "the slider's move never reached the kernel"
+    assert len(sent) > sent_before, "the slider's move never reached the kernel"
+    assert len(images) > images_before, "no newly decoded frame came back from the kernel"
+    assert after not in shown, "the frame on screen is one built before the model changed"
     assert not errors, errors
