@@ -45,7 +45,8 @@ def test_manifold_latents_cover_the_prior_quantiles() -> None:
     torch.testing.assert_close(z[:, 0].reshape(5, 5)[0], z[:, 0].reshape(5, 5)[3])
 
 
-def test_plots_draw_on_the_given_axes() -> None:
+def test_plots_draw_the_given_data() -> None:
+    """Each plot draws exactly its data, on the axes it is given."""
     import matplotlib.pyplot as plt
 
     history = History(
@@ -58,11 +59,33 @@ def test_plots_draw_on_the_given_axes() -> None:
         epochs={"step": [2], "test_elbo": [-380.0]},
     )
     _, axes = plt.subplots(1, 4)
-    assert plot_history(history, ax=axes[0]) is axes[0] and len(axes[0].lines) == 4
-    assert plot_latent_scatter(torch.randn(20, 3), torch.arange(20) % 10, ax=axes[1]) is axes[1]
-    assert show_images(torch.rand(4, 1, 28, 28), ax=axes[2]) is axes[2]
+    assert plot_history(history, ax=axes[0]) is axes[0]
+    drawn = [(list(line.get_xdata()), list(line.get_ydata())) for line in axes[0].lines]
+    assert drawn == [
+        ([0, 1], [-500.0, -400.0]),
+        ([0, 1], [-499.0, -390.0]),
+        ([0, 1], [-1.0, -10.0]),  # the KL is drawn negated, in the ELBO's units
+        ([2], [-380.0]),
+    ]
+
+    z, labels = torch.randn(20, 3), torch.arange(20) % 10
+    assert plot_latent_scatter(z, labels, dims=(2, 0), ax=axes[1]) is axes[1]
+    points = axes[1].collections[0]
+    torch.testing.assert_close(torch.tensor(points.get_offsets().data), z[:, [2, 0]].double())
+    assert list(points.get_array()) == labels.tolist()
+
+    images = torch.rand(4, 1, 28, 28)
+    assert show_images(images, nrow=2, ax=axes[2]) is axes[2]
+    shown = torch.tensor(axes[2].images[0].get_array().data)
+    torch.testing.assert_close(shown, torch.tensor(1.0 - image_grid(images, 2)))  # black ink
+
     torch.manual_seed(0)
-    assert plot_manifold(VAE(latent_dim=2), n=3, ax=axes[3]) is axes[3]
+    model = VAE(latent_dim=2)
+    assert plot_manifold(model, n=3, ax=axes[3]) is axes[3]
+    with torch.no_grad():
+        expected = torch.sigmoid(model.decode(manifold_latents(3)))  # (9, 1, 28, 28)
+    shown = torch.tensor(axes[3].images[0].get_array().data)
+    torch.testing.assert_close(shown, torch.tensor(1.0 - image_grid(expected, 3)))
     with pytest.raises(ValueError, match="latent_dim == 2"):
         plot_manifold(VAE(latent_dim=3))
     plt.close("all")
