@@ -59,8 +59,13 @@ nbformat.write(nb, sys.argv[1])
 
 @pytest.mark.slow
 def test_a_downloaded_chapter_runs_in_a_fresh_environment(tmp_path: Path) -> None:
+    source = tmp_path / "source"  # a copy: building in place would leave build/ in the repo
+    shutil.copytree(ROOT / "vae_tutorial", source / "vae_tutorial",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source)
     wheels = tmp_path / "dist"
-    _run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", wheels, ROOT)
+    _run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", wheels, source)
     (wheel,) = wheels.glob("vae_tutorial-*.whl")
 
     venv = tmp_path / "fresh"
