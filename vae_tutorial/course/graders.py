@@ -37,7 +37,6 @@ from ..model import VAE
 from ..sampling import lerp, reconstruct, slerp
 from ..toy import LinearGaussian
 from .checking import (
-    StudentError,
     Verdict,
     call,
     call_on_model,
@@ -764,21 +763,3 @@ def check_free_bits(fn: Callable[[Tensor, float], Any]) -> Verdict:
             )
 
     return grade("free_bits", body)
-
-
-__all__ = [
-    "StudentError",
-    "Verdict",
-    "check_active_units",
-    "check_calc_elbo",
-    "check_free_bits",
-    "check_gaussian_kl",
-    "check_iwae_estimate",
-    "check_linear_gaussian_elbo",
-    "check_linear_gaussian_posterior",
-    "check_reconstruct",
-    "check_reparameterize",
-    "check_sample",
-    "check_slerp",
-    "check_train_step",
-]
