@@ -15,11 +15,19 @@
   widget state (and the widget manager) to that notebook's own page only, so in the
   one-page book no widget would render; with it, each shows its first frame in the PDF.
 
+- Runs the book's models in the page (issue: in-browser demos): a page whose HTML has a
+  `<div class="vae-demo" data-vae-model="NAME" ...>` gets `vae-demo.js`, `vae-demo.css` and
+  `vae-web/NAME.js`, the weights, as plain scripts (so the page works from `file://`);
+  other pages load none of them. At the end of the build each model named on some page is
+  exported into `_static/vae-web/` by `vae_tutorial.web.export_web_model`.
+
 It holds no content; `_config.yml` loads it with `local_extensions`.
 """
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 from docutils import nodes
@@ -69,7 +77,34 @@ def add_every_chapters_widget_state(
             app.add_js_file(path, **kwargs)
 
 
+DEMO_MODEL = re.compile(r'class="vae-demo"[^>]*data-vae-model="([\w.-]+)"')
+
+
+def add_demo_scripts(
+    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
+) -> None:
+    names = sorted(set(DEMO_MODEL.findall(context.get("body", ""))))
+    if not names:
+        return
+    app.vae_web_models = getattr(app, "vae_web_models", set()) | set(names)  # type: ignore[attr-defined]
+    app.add_css_file("vae-demo.css")
+    for name in names:
+        app.add_js_file(f"vae-web/{name}.js")
+    app.add_js_file("vae-demo.js")
+
+
+def export_demo_models(app: Sphinx, exception: Exception | None) -> None:
+    if exception is not None:
+        return
+    from vae_tutorial.web import export_web_model
+
+    for name in sorted(getattr(app, "vae_web_models", ())):
+        export_web_model(name, Path(app.outdir) / "_static" / "vae-web")
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("html-page-context", add_demo_scripts)
+    app.connect("build-finished", export_demo_models)
     app.connect("html-page-context", add_every_chapters_widget_state)
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
     app.connect("builder-inited", register_hidden_cells_for_singlehtml)

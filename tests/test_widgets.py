@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import warnings
 
 import ipywidgets as widgets
+import PIL.Image
 import torch
 from ipywidgets.widgets.widget_link import Link
 
 from vae_tutorial import VAE
 from vae_tutorial.sampling import decode_probs, interpolate
-from vae_tutorial.widgets import frame_png, latent_explorer, traversal_widget
+from vae_tutorial.widgets import FRAME_CLASS, frame_png, latent_explorer, traversal_widget
 
 
 def _model() -> VAE:
@@ -38,7 +40,8 @@ def _walk(w: widgets.Widget):
 def test_traversal_embeds_every_frame_and_links_the_slider() -> None:
     model, x = _model(), torch.rand(2, 1, 28, 28)
     box = traversal_widget(model, x[0], x[1], steps=6)
-    controls, kind, paths = box.children
+    controls, kind, paths, style = box.children
+    assert "image-rendering: pixelated" in style.value
     play, slider = controls.children
     assert isinstance(play, widgets.Play) and play.max == 5
     assert slider.max == 5 and kind.options == ("linear", "slerp")
@@ -65,7 +68,7 @@ def test_live_kernel_decodes_the_new_point_afresh() -> None:
 def test_latent_explorer_moves_one_dimension() -> None:
     model, x = _model(), torch.rand(1, 28, 28)
     box = latent_explorer(model, x, dims=(0, 2), values=(-2.0, 0.0, 2.0))
-    assert len(box.children) == 2
+    assert len(box.children) == 3  # two rows and the pixelated style
     slider, stack = box.children[1].children
     assert slider.description == "z3" and len(stack.children) == 3
     mu, _ = model.encode(x.reshape(1, 1, 28, 28))
@@ -74,8 +77,13 @@ def test_latent_explorer_moves_one_dimension() -> None:
     assert stack.children[2].value == frame_png(decode_probs(model, code)[0])
 
 
-def test_frames_are_small() -> None:
+def test_frames_are_28_by_28_and_shown_larger_by_the_browser() -> None:
     model, x = _model(), torch.rand(2, 1, 28, 28)
     box = traversal_widget(model, x[0], x[1], steps=16)
-    total = sum(len(img.value) for stack in box.children[2].children for img in stack.children)
-    assert total < 32 * 3000, f"{total} bytes of PNG for 32 frames"
+    images = [img for stack in box.children[2].children for img in stack.children]
+    for img in images:
+        with PIL.Image.open(io.BytesIO(img.value)) as png:
+            assert png.size == (28, 28)
+        assert (img.width, img.height) == ("112px", "112px") and FRAME_CLASS in img._dom_classes
+    total = sum(len(img.value) for img in images)
+    assert total < 32 * 1000, f"{total} bytes of PNG for 32 frames"

@@ -24,20 +24,27 @@ from .model import VAE, evaluating
 from .plotting import png_bytes
 from .sampling import PathKind, decode_probs, interpolate, latent_path
 
-PIXEL_SCALE = 4  # each 28x28 frame is shown at 112x112 pixels
+DISPLAY_PX = 112  # each 28x28 frame is stored at 28x28 and shown at 112x112 by the browser
+FRAME_CLASS = "vae-frame"
 
 
-def frame_png(image: Tensor, scale: int = PIXEL_SCALE) -> bytes:
-    """One (1, 28, 28) image in [0, 1] as PNG bytes, black ink on white, upscaled."""
-    return png_bytes(image.reshape(1, 1, 28, 28), nrow=1, scale=scale, padding=0)
+def frame_png(image: Tensor) -> bytes:
+    """One (1, 28, 28) image in [0, 1] as a 28x28 PNG, black ink on white."""
+    return png_bytes(image.reshape(1, 1, 28, 28), nrow=1, scale=1, padding=0)
+
+
+def _pixelated() -> widgets.HTML:
+    """A style that shows the small frames as sharp pixels (in the book and in JupyterLab)."""
+    return widgets.HTML(f"<style>.{FRAME_CLASS} {{ image-rendering: pixelated; }}</style>")
 
 
 def _frame_stack(frames: Tensor) -> widgets.Stack:
     """A Stack of Image widgets, one per frame (T, 1, 28, 28)."""
-    size = f"{28 * PIXEL_SCALE}px"
-    images = [
-        widgets.Image(value=frame_png(f), format="png", width=size, height=size) for f in frames
-    ]
+    size = f"{DISPLAY_PX}px"
+    images = []
+    for f in frames:
+        image = widgets.Image(value=frame_png(f), format="png", width=size, height=size)
+        images.append(image.add_class(FRAME_CLASS))
     return widgets.Stack(children=images, selected_index=0)
 
 
@@ -68,7 +75,7 @@ def traversal_widget(
         stacks[kind.index].children[change["new"]].value = frame_png(decode_probs(model, z))
 
     slider.observe(decode_live, names="value")
-    return widgets.VBox([widgets.HBox([play, slider]), kind, paths])
+    return widgets.VBox([widgets.HBox([play, slider]), kind, paths, _pixelated()])
 
 
 def latent_explorer(
@@ -103,4 +110,4 @@ def latent_explorer(
 
         slider.observe(decode_live, names="value")
         rows.append(widgets.HBox([slider, stack]))
-    return widgets.VBox(rows)
+    return widgets.VBox([*rows, _pixelated()])

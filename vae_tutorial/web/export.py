@@ -1,0 +1,146 @@
+"""A shipped model as one JavaScript file, for the demos that run in the reader's browser.
+
+Holds `WebExportConfig` (every number of the export), `web_model` (the shipped model with
+the weights the page uses: float16 as shipped, the largest fully connected weights in
+8 bits), and `export_web_model` (writes `NAME.js`: the weights, a few test digits, the
+test set's posterior means and which dimensions are active). It does not hold the
+JavaScript that runs the model (`site/static/vae-demo.js`) or the Sphinx extension that
+calls this during the site build (`site/vae_book_site.py`).
+
+Why a `.js` file with base64 and not a binary file or ONNX: the book must work opened from
+disk (`file://`), where the browser refuses `fetch` and module imports but runs a plain
+`<script src>`. Base64 costs a third more bytes; storing the two largest weight matrices in
+8 bits (one float scale per row) keeps each model under 3 MB.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..data import load_mnist, to_unit_interval
+from ..evaluate import active_units, posterior_statistics
+from ..model import VAE
+from ..pretrained import pretrained
+
+
+@dataclass(frozen=True)
+class WebExportConfig:
+    """Every number of the export.
+
+    Attributes:
+        int8_min_elements: weight matrices with at least this many entries are stored in
+            8 bits with one float32 scale per output row (symmetric, round to nearest).
+        examples: test digits shipped with the page (the "test digit" buttons).
+        codes: test digits whose posterior means are shipped (the latent map).
+        active_threshold: Cov_x(mu_u) above which dimension u counts as active (ch. 8).
+        map_max_latent_dim: the codes are shipped only for models this small (the map).
+    """
+
+    int8_min_elements: int = 100_000
+    examples: int = 32
+    codes: int = 10_000
+    active_threshold: float = 0.01
+    map_max_latent_dim: int = 2
+
+
+def _quantize_rows(weight: Tensor) -> tuple[Tensor, Tensor]:
+    """Symmetric 8-bit codes per output row: W (O, I) -> codes (O, I) int8, scales (O,)."""
+    scales = weight.abs().amax(dim=1).clamp_min(1e-12) / 127.0  # (O,)
+    codes = torch.round(weight / scales[:, None]).clamp(-127, 127).to(torch.int8)
+    return codes, scales.float()
+
+
+def _web_state(model: VAE, config: WebExportConfig) -> dict[str, dict[str, Any]]:
+    """Each tensor of the state dict as stored for the page (float16 or int8 + scales)."""
+    state = {}
+    for name, tensor in model.state_dict().items():
+        tensor = tensor.detach().float().contiguous()
+        if tensor.dim() == 2 and tensor.numel() >= config.int8_min_elements:
+            codes, scales = _quantize_rows(tensor)
+            state[name] = {"shape": list(tensor.shape), "dtype": "int8", "data": codes,
+                           "scale": scales}  # fmt: skip
+        else:
+            state[name] = {"shape": list(tensor.shape), "dtype": "float16",
+                           "data": tensor.half()}  # fmt: skip
+    return state
+
+
+def web_model(name: str = "mnist-z16", config: WebExportConfig | None = None) -> VAE:
+    """The shipped model `name` with exactly the weights its web export holds (float32)."""
+    config = config or WebExportConfig()
+    model = pretrained(name)
+    weights = {}
+    for key, entry in _web_state(model, config).items():
+        data = entry["data"].float()
+        if entry["dtype"] == "int8":
+            data = data * entry["scale"][:, None]  # dequantize: W = codes * scale (per row)
+        weights[key] = data
+    model.load_state_dict(weights)
+    return model.eval()
+
+
+def _b64(tensor: Tensor) -> str:
+    return base64.b64encode(tensor.contiguous().numpy().tobytes()).decode("ascii")
+
+
+def export_web_model(
+    name: str,
+    out_dir: str | os.PathLike[str],
+    data_dir: str | os.PathLike[str] | None = None,
+    config: WebExportConfig | None = None,
+) -> Path:
+    """Write `out_dir/NAME.js`, which registers the model in `window.vaeModels[NAME]`.
+
+    The file holds the architecture, every weight (little-endian float16, or int8 with
+    float32 row scales), `examples` test digits (uint8, 28x28), the active-dimension mask
+    measured on the posterior means of the first `codes` test digits, and, for a model of at
+    most `map_max_latent_dim` dimensions, those means (float16, (N, D)) with their labels.
+    """
+    config = config or WebExportConfig()
+    model = web_model(name, config)
+    test = load_mnist("test", data_dir)
+    images = test.images[: config.codes]  # (N, 28, 28) uint8
+    mu, _ = posterior_statistics(model, to_unit_interval(images))  # (N, D)
+    entries = {}
+    for key, entry in _web_state(pretrained(name), config).items():
+        stored = {"shape": entry["shape"], "dtype": entry["dtype"], "data": _b64(entry["data"])}
+        if entry["dtype"] == "int8":
+            stored["scale"] = _b64(entry["scale"])
+        entries[key] = stored
+    payload = {
+        "name": name,
+        "config": model.config.to_dict(),
+        "tensors": entries,
+        "examples": {
+            "images": _b64(test.images[: config.examples]),
+            "labels": test.labels[: config.examples].tolist(),
+        },
+        "codes": None,
+        "active": active_units(mu, config.active_threshold).tolist(),
+    }
+    if model.latent_dim <= config.map_max_latent_dim:
+        payload["codes"] = {
+            "mu": _b64(mu.half()),
+            "labels": _b64(test.labels[: config.codes].to(torch.uint8)),
+            "count": int(mu.shape[0]),
+        }
+    if not np.little_endian:
+        raise RuntimeError("the web export writes little-endian bytes; run it on such a machine")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.js"
+    path.write_text(
+        "// Generated by vae_tutorial.web.export_web_model; do not edit.\n"
+        f"(window.vaeModels = window.vaeModels || {{}})[{json.dumps(name)}] = "
+        f"{json.dumps(payload, separators=(',', ':'))};\n"
+    )
+    return path
