@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import io
 import math
 import os
+import re
 import signal
+import struct
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -213,30 +217,110 @@ def test_truncated_checkpoints_are_refused_at_every_length(tiny_run: Path, tmp_p
         broken.write_bytes(original[:cut])
         with pytest.raises(CheckpointError, match=r"truncated|corrupt"):
             load_model(broken)
-    assert len(cuts) > 350
+    broken.write_bytes(original)  # the same path with every byte loads the same weights
+    assert_same_weights(load_model(broken), load_model(tiny_run))
     assert tiny_run.read_bytes() == original
 
 
+def zip_records(data: bytes) -> list[tuple[str, int, int, int]]:
+    """(name, local header start, payload start, payload end) of each record of a zip file,
+    from the central directory and the local headers (PKWARE APPNOTE 4.3.7)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        infos = archive.infolist()
+    records = []
+    for info in infos:
+        start = info.header_offset
+        assert data[start : start + 4] == b"PK\x03\x04", info.filename
+        name_len, extra_len = struct.unpack("<HH", data[start + 26 : start + 30])
+        payload = start + 30 + name_len + extra_len
+        records.append((info.filename, start, payload, payload + info.compress_size))
+    return records
+
+
+def raw_bytes(tensor: torch.Tensor) -> bytes:
+    return tensor.detach().contiguous().numpy().tobytes()
+
+
+def storage_bytes(tensor: torch.Tensor) -> bytes:
+    """The bytes of the tensor's whole storage, as torch.save writes them."""
+    return torch.empty(0, dtype=torch.uint8).set_(tensor.untyped_storage()).numpy().tobytes()
+
+
+def with_storage_byte_flipped(tensor: torch.Tensor, offset: int) -> torch.Tensor:
+    """`tensor` with byte `offset` of its storage inverted."""
+    storage = bytearray(storage_bytes(tensor))
+    storage[offset] ^= 0xFF
+    flat = torch.frombuffer(storage, dtype=tensor.dtype)
+    return flat.as_strided(tensor.shape, tensor.stride(), tensor.storage_offset())
+
+
 def test_corrupted_checkpoint_bytes_are_refused(tiny_run: Path, tmp_path: Path) -> None:
-    original = bytearray(tiny_run.read_bytes())
+    """Each flipped byte has one definite outcome, decided from where it lies in the zip:
+    the signature of a record or of the end-of-central-directory record: refused with
+    CheckpointError; raw tensor bytes (not checksummed by the format): the model loads
+    with exactly that byte changed in the tensor that owns it and nothing else; any other
+    header, directory or end-record byte (which of them a reader needs depends on the zip
+    reader): refused with CheckpointError, or loaded with weights equal to the original.
+    """
+    original = tiny_run.read_bytes()
+    n = len(original)
+    weights = load_checkpoint(tiny_run)["model"]
+    records = zip_records(original)
+    with zipfile.ZipFile(io.BytesIO(original)) as archive:
+        owner = {}  # storage record -> the model tensor whose bytes it holds
+        stored = {k: storage_bytes(v) for k, v in weights.items()}
+        for name, *_ in records:
+            if re.fullmatch(r".*/data/\d+", name):
+                content = archive.read(name)
+                keys = [k for k, v in stored.items() if v == content]
+                assert len(keys) <= 1, keys
+                owner[name] = keys[0] if keys else None
+    assert set(weights) <= set(owner.values()), "every weight tensor has its own record"
+    eocd = n - 22
+    assert original[eocd : eocd + 4] == b"PK\x05\x06"
+    must_refuse = set(range(eocd, eocd + 4))
+    for _, start, _, _ in records[::4]:
+        must_refuse.update(range(start, start + 4))
+    data_pkl = next(r for r in records if r[0].endswith("/data.pkl"))
+    positions = sorted(
+        {*range(0, n, n // 40), *range(n - 98, n), *must_refuse,
+         *range(data_pkl[2], data_pkl[3], max(1, (data_pkl[3] - data_pkl[2]) // 10))}
+    )  # fmt: skip
     broken = tmp_path / "flipped.pt"
-    refused = 0
-    positions = [
-        *range(0, len(original), len(original) // 40),
-        *range(len(original) - 98, len(original)),
-    ]
+    outcomes = {"refused": 0, "flipped weight": 0, "same weights": 0}
     for position in positions:
         data = bytearray(original)
         data[position] ^= 0xFF
         broken.write_bytes(bytes(data))
+        in_tensor = [r for r in records if r[0] in owner and r[2] <= position < r[3]]
+        if position in must_refuse:
+            with pytest.raises(CheckpointError, match=r"corrupt|truncated|unsafe"):
+                load_model(broken)
+            outcomes["refused"] += 1
+            continue
+        if in_tensor:
+            name, _, payload, _ = in_tensor[0]
+            model = load_model(broken)  # the format cannot tell; the flip must land in place
+            expected = {k: raw_bytes(v) for k, v in weights.items()}
+            if owner[name] is not None:
+                flipped = with_storage_byte_flipped(weights[owner[name]], position - payload)
+                expected[owner[name]] = raw_bytes(flipped)
+                outcomes["flipped weight"] += 1
+            else:
+                outcomes["same weights"] += 1  # optimizer state: the weights are untouched
+            got = {k: raw_bytes(v) for k, v in model.state_dict().items()}
+            assert got == expected, f"byte {position} in {name}"
+            continue
         try:
             model = load_model(broken)
-        except CheckpointError:
-            refused += 1
+        except CheckpointError as exc:
+            assert re.search(r"corrupt|truncated|unsafe|not a", str(exc)), str(exc)
+            outcomes["refused"] += 1
             continue
-        # a flip inside raw tensor bytes is undetectable by format; it must still load a VAE
-        assert isinstance(model, VAE)
-    assert refused > 0
+        for key, value in model.state_dict().items():  # a header byte nobody reads
+            assert raw_bytes(value) == raw_bytes(weights[key]), f"byte {position}: {key}"
+        outcomes["same weights"] += 1
+    assert all(count > 0 for count in outcomes.values()), outcomes
 
 
 def test_other_files_are_refused_with_clear_errors(tiny_run: Path, tmp_path: Path) -> None:
