@@ -85,5 +85,6 @@ def test_frames_are_28_by_28_and_shown_larger_by_the_browser() -> None:
         with PIL.Image.open(io.BytesIO(img.value)) as png:
             assert png.size == (28, 28)
         assert (img.width, img.height) == ("112px", "112px") and FRAME_CLASS in img._dom_classes
+    assert len({img.layout.model_id for img in images}) == 2  # one Layout per path's stack
     total = sum(len(img.value) for img in images)
     assert total < 32 * 1000, f"{total} bytes of PNG for 32 frames"

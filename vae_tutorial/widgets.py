@@ -40,10 +40,11 @@ def _pixelated() -> widgets.HTML:
 
 def _frame_stack(frames: Tensor) -> widgets.Stack:
     """A Stack of Image widgets, one per frame (T, 1, 28, 28)."""
-    size = f"{DISPLAY_PX}px"
+    size, layout = f"{DISPLAY_PX}px", widgets.Layout()  # one Layout for all: less state
     images = []
     for f in frames:
-        image = widgets.Image(value=frame_png(f), format="png", width=size, height=size)
+        image = widgets.Image(value=frame_png(f), format="png", width=size, height=size,
+                              layout=layout)  # fmt: skip
         images.append(image.add_class(FRAME_CLASS))
     return widgets.Stack(children=images, selected_index=0)
 
@@ -82,7 +83,7 @@ def latent_explorer(
     model: VAE,
     x: Tensor,
     dims: Sequence[int] = (0, 1, 2),
-    values: Sequence[float] = tuple(np.linspace(-3.0, 3.0, 13)),
+    values: Sequence[float] = tuple(np.linspace(-3.0, 3.0, 7)),
 ) -> widgets.VBox:
     """One slider per latent dimension in `dims`, moving it over `values` around mu(x).
 
