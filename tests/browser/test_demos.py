@@ -228,8 +228,8 @@ def test_a_drawn_digit_is_preprocessed_like_mnist_and_encoded_as_pytorch_does(
     z = mu + torch.exp(0.5 * logvar) * eps  # (S, D)
     xt = torch.as_tensor(x, dtype=torch.float32).reshape(1, 1, 28, 28)
     with torch.no_grad():
-        recon_ll = torch.distributions.Bernoulli(logits=model.decode(z), validate_args=False).log_prob(
-            xt.expand(len(z), -1, -1, -1)).sum((1, 2, 3)).mean()  # fmt: skip
+        likelihood = torch.distributions.Bernoulli(logits=model.decode(z), validate_args=False)
+        recon_ll = likelihood.log_prob(xt.expand(len(z), -1, -1, -1)).sum((1, 2, 3)).mean()
     kl = torch.distributions.kl_divergence(
         torch.distributions.Normal(mu, torch.exp(0.5 * logvar)), torch.distributions.Normal(0, 1)
     ).sum()
