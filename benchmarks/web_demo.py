@@ -1,4 +1,4 @@
-"""Speed and weight of the models in the page (site/static/vae-demo.js) in Debian's Chromium.
+"""Speed and weight of the in-page models (vae_tutorial/web/static/vae-demo.js) in Chromium.
 
 Opens chapter 7 of a built site (default _build/html) over http and prints: the median and
 95th-percentile time of one decode (mnist-z16, mnist-z2) and one encode (mnist-z16); the

@@ -5,7 +5,9 @@ Debian's Chromium through Playwright and runs every cell. Then it changes the mo
 kernel (a new cell shifts the decoder's output bias), moves the traversal slider, and
 checks that the kernel decoded the new frame with the changed model: the slider's update
 goes out over the kernel's websocket, an image update carrying a PNG comes back, and the
-frame on screen is one the page did not have before. No JavaScript error may occur.
+frame on screen is one the page did not have before. The in-page demos
+(`vae_tutorial.web.demo`: explorer and latent map) must run in JupyterLab's page too.
+No JavaScript error may occur.
 Run by `make test-lab` (quick mode; MNIST must be readable).
 """
 
@@ -115,6 +117,8 @@ def test_the_traversal_slider_decodes_through_the_kernel(lab: str) -> None:
         page.wait_for_selector(".jp-Notebook", timeout=60_000)
         _run_all_cells(page)
 
+        demo_errors = _check_the_in_page_demos(page)
+
         cell = page.locator(".jp-CodeCell", has_text="traversal_widget(").first
         cell.scroll_into_view_if_needed()
         handle = cell.locator(".jp-OutputArea .noUi-handle").first
@@ -155,3 +159,28 @@ def test_the_traversal_slider_decodes_through_the_kernel(lab: str) -> None:
     assert len(images) > images_before, "no newly decoded frame came back from the kernel"
     assert after not in shown, "the frame on screen is one built before the model changed"
     assert not errors, errors
+    assert not demo_errors, demo_errors
+
+
+def _check_the_in_page_demos(page: Page) -> list[str]:
+    """The explorer and the map of `vae_tutorial.web.demo` run in JupyterLab's page too."""
+    problems = []
+    for kind, code in [("explorer", 'demo("mnist-z16", "explorer")'),
+                       ("map", 'demo("mnist-z2", "map")')]:  # fmt: skip
+        cell = page.locator(".jp-CodeCell", has_text=code).first
+        cell.scroll_into_view_if_needed()
+        root = cell.locator(f".jp-OutputArea .vae-demo[data-vae-demo='{kind}']")
+        root.locator("canvas").first.wait_for(timeout=60_000)
+        before = root.evaluate("d => Array.from(d.vaeDemo.image)")
+        target = "input[type=range] >> nth=2" if kind == "explorer" else "canvas.vae-demo-map"
+        root.locator(target).scroll_into_view_if_needed()
+        box = root.locator(target).bounding_box()  # drag the slider, or point at the map
+        page.mouse.move(box["x"] + 0.5 * box["width"], box["y"] + 0.5 * box["height"])
+        page.mouse.down()
+        page.mouse.move(box["x"] + 0.85 * box["width"], box["y"] + 0.3 * box["height"], steps=5)
+        page.mouse.up()
+        page.wait_for_timeout(300)
+        after = root.evaluate("d => Array.from(d.vaeDemo.image)")
+        if max(abs(a - b) for a, b in zip(after, before, strict=True)) < 1e-3:
+            problems.append(f"the {kind} in JupyterLab did not change its image")
+    return problems

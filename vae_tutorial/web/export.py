@@ -4,7 +4,7 @@ Holds `WebExportConfig` (every number of the export), `web_model` (the shipped m
 the weights the page uses: float16 as shipped, the largest fully connected weights in
 8 bits), and `export_web_model` (writes `NAME.js`: the weights, a few test digits, the
 test set's posterior means and which dimensions are active). It does not hold the
-JavaScript that runs the model (`site/static/vae-demo.js`) or the Sphinx extension that
+JavaScript that runs the model (`vae_tutorial/web/static/vae-demo.js`) or the Sphinx extension that
 calls this during the site build (`site/vae_book_site.py`).
 
 Why a `.js` file with base64 and not a binary file or ONNX: the book must work opened from

@@ -11,7 +11,8 @@
  * chapter; the weights come from _static/vae-web/NAME.js, written at build time by
  * vae_tutorial.web.export_web_model (window.vaeModels[NAME]). It does not train anything,
  * and it loads nothing: the site's Sphinx extension adds this file and the weights only to
- * pages that have a demo, as plain scripts, so the page works from file:// and offline.
+ * pages that have a demo, as plain scripts, so the page works from file:// and offline; in
+ * a notebook, vae_tutorial.web.demo puts both inline in the cell's output.
  *
  * Each demo's root element gets `vaeDemo`, its current state (tests read it); the models
  * are reachable as window.vaeWeb.model(NAME).
@@ -532,9 +533,9 @@
 
   // ---- Start every demo on the page ------------------------------------------------
 
-  var models = {};
+  var models = (window.vaeWeb && window.vaeWeb.models) || {};
   function model(name) {
-    if (!models[name]) {
+    if (!models[name] || models[name].spec !== window.vaeModels[name]) {
       var spec = (window.vaeModels || {})[name];
       if (!spec) throw new Error("no weights for the model " + name + " (its _static/vae-web/" + name + ".js did not load)");
       models[name] = new VaeModel(spec);
@@ -544,10 +545,10 @@
 
   var DEMOS = { explorer: explorer, map: latentMap, draw: drawDigit };
 
-  function start() {
-    var roots = document.querySelectorAll(".vae-demo[data-vae-model][data-vae-demo]");
+  function start() {  // every demo on the page not started yet (a notebook adds them one by one)
+    var roots = document.querySelectorAll(".vae-demo[data-vae-model][data-vae-demo]:not([data-vae-ready])");
     Array.prototype.forEach.call(roots, function (root, i) {
-      if (!root.id) root.id = "vae-demo-" + i;
+      if (!root.id) root.id = "vae-demo-" + i;  // demo() in a notebook gives each its own id
       root.textContent = "";
       root.classList.add("vae-demo-" + root.dataset.vaeDemo);
       DEMOS[root.dataset.vaeDemo](root, model(root.dataset.vaeModel));
@@ -555,7 +556,7 @@
     });
   }
 
-  window.vaeWeb = { model: model, mnistPreprocess: mnistPreprocess, elbo: elbo, layers: { linear: linear, conv2d: conv2d, convTranspose2d: convTranspose2d } };
+  window.vaeWeb = { models: models, model: model, mnistPreprocess: mnistPreprocess, elbo: elbo, layers: { linear: linear, conv2d: conv2d, convTranspose2d: convTranspose2d } };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
 })();
