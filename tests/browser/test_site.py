@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from conftest import SCREENSHOT_DIR, SiteBrowser, Visit, serve
+from PIL import Image
 
 WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
 
@@ -42,7 +44,7 @@ def reports(site: SiteBrowser, pages: list[str]) -> dict[str, PageReport]:
             page, visits[name] = site.open(path, width, height)
             if name == "desktop":
                 math = page.evaluate(MATH_STATE)
-            shot = SCREENSHOT_DIR / name / (path.replace("/", "__").removesuffix(".html") + ".png")
+            shot = screenshot_path(name, path)
             shot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(shot), full_page=True)
             page.context.close()
@@ -94,11 +96,26 @@ def test_math_is_rendered_by_mathjax(reports: dict[str, PageReport]) -> None:
     assert not bad, f"math left unrendered or with errors: {bad}"
 
 
-def test_screenshots_are_written(reports: dict[str, PageReport]) -> None:
-    for width in WIDTHS:
-        shots = sorted((SCREENSHOT_DIR / width).glob("*.png"))
-        assert len(shots) == len(reports), width
-        assert all(s.stat().st_size > 5_000 for s in shots), "a blank screenshot?"
+def screenshot_path(kind: str, path: str) -> Path:
+    return SCREENSHOT_DIR / kind / (path.replace("/", "__").removesuffix(".html") + ".png")
+
+
+def test_screenshots_show_each_page_at_its_width(reports: dict[str, PageReport]) -> None:
+    """Each page's screenshot is as wide as its viewport, at least as tall, and not blank:
+    the grey levels vary and more than 1% of the pixels differ from the commonest colour."""
+    bad = {}
+    for path in reports:
+        for kind, (width, height) in WIDTHS.items():
+            with Image.open(screenshot_path(kind, path)) as image:
+                pixels = np.asarray(image.convert("RGB"), dtype=np.int64)  # (H, W, 3)
+            colours, counts = np.unique(pixels.reshape(-1, 3), axis=0, return_counts=True)
+            background = 1 - counts.max() / counts.sum()
+            grey_std = float(pixels.mean(-1).std())
+            if pixels.shape[1] != width or pixels.shape[0] < height:
+                bad[f"{path} ({kind})"] = f"size {pixels.shape[1]}x{pixels.shape[0]}"
+            elif grey_std < 5.0 or background < 0.01 or len(colours) < 16:
+                bad[f"{path} ({kind})"] = f"blank? std {grey_std:.1f}, {len(colours)} colours"
+    assert not bad, bad
 
 
 def test_the_harness_records_outside_requests_errors_and_missing_files(
