@@ -21,6 +21,9 @@
   other pages load none of them. At the end of the build each model named on some page is
   exported into `_static/vae-web/` by `vae_tutorial.web.export_web_model`.
 
+- Gives the references page's entries the role `listitem` (docutils writes a deprecated
+  role there, and the list has no items for assistive technology).
+
 It holds no content; `_config.yml` loads it with `local_extensions`.
 """
 
@@ -102,7 +105,18 @@ def export_demo_models(app: Sphinx, exception: Exception | None) -> None:
         export_web_model(name, Path(app.outdir) / "_static" / "vae-web")
 
 
+def fix_citation_roles(
+    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
+) -> None:
+    """The references list: docutils writes `role="list"` with children of the deprecated
+    role `doc-biblioentry`, which leaves the list without list items for assistive
+    technology (axe-core: aria-required-children); make them list items."""
+    if "body" in context:
+        context["body"] = context["body"].replace('role="doc-biblioentry"', 'role="listitem"')
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("html-page-context", fix_citation_roles)
     app.connect("html-page-context", add_demo_scripts)
     app.connect("build-finished", export_demo_models)
     app.connect("html-page-context", add_every_chapters_widget_state)

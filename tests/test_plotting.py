@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import colorspacious
 import matplotlib
+import matplotlib.colors
+import matplotlib.markers
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+import vae_tutorial.web
 from vae_tutorial import VAE
 from vae_tutorial.plotting import (
+    DIGIT_COLOURS,
     image_grid,
     manifold_latents,
     plot_history,
@@ -70,9 +77,16 @@ def test_plots_draw_the_given_data() -> None:
 
     z, labels = torch.randn(20, 3), torch.arange(20) % 10
     assert plot_latent_scatter(z, labels, dims=(2, 0), ax=axes[1]) is axes[1]
-    points = axes[1].collections[0]
-    torch.testing.assert_close(torch.tensor(points.get_offsets().data), z[:, [2, 0]].double())
-    assert list(points.get_array()) == labels.tolist()
+    assert len(axes[1].collections) == 10
+    for digit, points in enumerate(axes[1].collections):  # one collection per digit
+        expected = z[labels == digit][:, [2, 0]].double()
+        torch.testing.assert_close(torch.tensor(points.get_offsets().data), expected)
+        assert points.get_label() == str(digit)
+        assert matplotlib.colors.to_hex(points.get_facecolor()[0]) == DIGIT_COLOURS[digit].lower()
+        marker = matplotlib.markers.MarkerStyle(f"${digit}$")
+        glyph = marker.get_path().transformed(marker.get_transform()).vertices
+        np.testing.assert_allclose(points.get_paths()[0].vertices, glyph)  # drawn as its digit
+    assert [t.get_text() for t in axes[1].get_legend().get_texts()] == [str(d) for d in range(10)]
 
     images = torch.rand(4, 1, 28, 28)
     assert show_images(images, nrow=2, ax=axes[2]) is axes[2]
@@ -89,3 +103,33 @@ def test_plots_draw_the_given_data() -> None:
     with pytest.raises(ValueError, match="latent_dim == 2"):
         plot_manifold(VAE(latent_dim=3))
     plt.close("all")
+
+
+def _relative_luminance(rgb: np.ndarray) -> np.ndarray:
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    return linear @ np.array([0.2126, 0.7152, 0.0722])  # WCAG 2.x
+
+
+@pytest.mark.parametrize("vision", [None, "deuteranomaly", "protanomaly", "tritanomaly"])
+def test_the_digit_colours_stay_apart_under_colour_vision_deficiency(vision: str | None) -> None:
+    """Machado et al. (2009) simulation at full severity (colorspacious), distances in
+    CAM02-UCS: every pair of the ten digit colours stays at least 15 apart."""
+    rgb = np.array([matplotlib.colors.to_rgb(c) for c in DIGIT_COLOURS])  # (10, 3)
+    if vision is not None:
+        cvd = {"name": "sRGB1+CVD", "cvd_type": vision, "severity": 100}
+        rgb = np.clip(colorspacious.cspace_convert(rgb, cvd, "sRGB1"), 0, 1)
+    ucs = colorspacious.cspace_convert(rgb, "sRGB1", "CAM02-UCS")
+    distances = np.linalg.norm(ucs[:, None] - ucs[None], axis=-1)[np.triu_indices(10, 1)]
+    assert distances.min() >= 15, distances.min()
+
+
+def test_the_digit_colours_have_3_to_1_contrast_against_white() -> None:
+    rgb = np.array([matplotlib.colors.to_rgb(c) for c in DIGIT_COLOURS])
+    contrast = 1.05 / (_relative_luminance(rgb) + 0.05)
+    assert contrast.min() >= 3.0, contrast  # WCAG 1.4.11, non-text contrast
+
+
+def test_the_page_map_uses_the_same_digit_colours() -> None:
+    js = (Path(vae_tutorial.web.__file__).parent / "static" / "vae-demo.js").read_text()
+    listed = re.search(r"var DIGIT_COLOURS = \[([^\]]*)\]", js).group(1)
+    assert re.findall(r'"(#[0-9A-Fa-f]{6})"', listed) == list(DIGIT_COLOURS)

@@ -97,24 +97,32 @@ def plot_history(history: object, ax: Axes | None = None) -> Axes:
     return ax
 
 
+# One colour per digit, chosen so that every pair stays apart (CAM02-UCS distance >= 16)
+# under normal vision and simulated deuteranopia, protanopia and tritanopia, each with a
+# contrast of at least 3:1 against white (tests/test_plotting.py checks both). The colour
+# is a second cue only: each point is drawn as its digit.
+DIGIT_COLOURS: tuple[str, ...] = (
+    "#249292", "#000000", "#6D4900", "#242492", "#9249FF",
+    "#929200", "#DB246D", "#000049", "#920049", "#490000",
+)  # fmt: skip
+
+
 def plot_latent_scatter(
     z: Tensor, labels: Tensor, dims: Sequence[int] = (0, 1), ax: Axes | None = None
 ) -> Axes:
-    """Scatter two latent dimensions of z (N, D), coloured by digit label (N,)."""
+    """Scatter two latent dimensions of z (N, D), each point drawn as its digit label (N,).
+
+    The digits 0-9 are the markers (readable without colour) in `DIGIT_COLOURS`; one
+    collection per digit, in order, with a legend.
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 5))
-    z = z.detach().cpu()
-    points = ax.scatter(
-        z[:, dims[0]],
-        z[:, dims[1]],
-        c=labels.cpu(),
-        cmap="tab10",
-        s=3,
-        alpha=0.7,
-        vmin=-0.5,
-        vmax=9.5,
-    )
-    plt.colorbar(points, ax=ax, ticks=range(10), label="digit")
+    z, labels = z.detach().cpu(), labels.cpu()
+    for digit, colour in enumerate(DIGIT_COLOURS):
+        chosen = labels == digit
+        ax.scatter(z[chosen, dims[0]], z[chosen, dims[1]], marker=f"${digit}$", s=18,
+                   color=colour, alpha=0.8, linewidths=0, label=str(digit))  # fmt: skip
+    ax.legend(title="digit", loc="center left", bbox_to_anchor=(1.0, 0.5), markerscale=1.5)
     ax.set_xlabel(f"$z_{{{dims[0] + 1}}}$")
     ax.set_ylabel(f"$z_{{{dims[1] + 1}}}$")
     ax.set_aspect("equal", adjustable="datalim")

@@ -13,7 +13,9 @@ Reference: ipywidgets 8, "Widget Events" and "Embedding Jupyter Widgets in Other
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
+from html import escape
 
 import ipywidgets as widgets
 import numpy as np
@@ -33,19 +35,26 @@ def frame_png(image: Tensor) -> bytes:
     return png_bytes(image.reshape(1, 1, 28, 28), nrow=1, scale=1, padding=0)
 
 
-def _pixelated() -> widgets.HTML:
-    """A style that shows the small frames as sharp pixels (in the book and in JupyterLab)."""
-    return widgets.HTML(f"<style>.{FRAME_CLASS} {{ image-rendering: pixelated; }}</style>")
+def frame_html(image: Tensor, alt: str) -> str:
+    """One (1, 28, 28) image as an <img>: its 28x28 PNG inline, shown enlarged with sharp
+    pixels, and `alt`, the text a screen reader reads instead of the picture."""
+    data = base64.b64encode(frame_png(image)).decode("ascii")
+    return (
+        f'<img class="{FRAME_CLASS}" src="data:image/png;base64,{data}" alt="{escape(alt)}" '
+        f'width="{DISPLAY_PX}" height="{DISPLAY_PX}" style="image-rendering: pixelated">'
+    )
 
 
-def _frame_stack(frames: Tensor) -> widgets.Stack:
-    """A Stack of Image widgets, one per frame (T, 1, 28, 28)."""
-    size, layout = f"{DISPLAY_PX}px", widgets.Layout()  # one Layout for all: less state
-    images = []
-    for f in frames:
-        image = widgets.Image(value=frame_png(f), format="png", width=size, height=size,
-                              layout=layout)  # fmt: skip
-        images.append(image.add_class(FRAME_CLASS))
+def _frame_stack(frames: Tensor, descriptions: Sequence[str]) -> widgets.Stack:
+    """A Stack of one HTML widget per frame (T, 1, 28, 28), each image with its alt text.
+
+    (An HTML widget rather than an Image widget: ipywidgets' Image has no alt text.)
+    """
+    layout = widgets.Layout()  # one Layout for all frames: less widget state
+    images = [
+        widgets.HTML(frame_html(f, text), layout=layout)
+        for f, text in zip(frames, descriptions, strict=True)
+    ]
     return widgets.Stack(children=images, selected_index=0)
 
 
@@ -57,7 +66,12 @@ def traversal_widget(
     A toggle chooses the linear or the spherical (slerp) path. Frames: 2 * steps PNGs.
     """
     kinds: tuple[PathKind, PathKind] = ("linear", "slerp")
-    stacks = [_frame_stack(interpolate(model, x_a, x_b, steps, kind)) for kind in kinds]
+    ts = torch.linspace(0, 1, steps).tolist()
+    descriptions = [[f"decoded image at t = {t:.2f}, {kind} path" for t in ts] for kind in kinds]
+    stacks = [
+        _frame_stack(interpolate(model, x_a, x_b, steps, kind), texts)
+        for kind, texts in zip(kinds, descriptions, strict=True)
+    ]
     paths = widgets.Stack(children=stacks, selected_index=0)
     slider = widgets.IntSlider(value=0, min=0, max=steps - 1, description="t", readout=False)
     play = widgets.Play(value=0, min=0, max=steps - 1, interval=interval_ms, description="play")
@@ -73,10 +87,11 @@ def traversal_widget(
     def decode_live(change: dict) -> None:
         """In a live kernel, decode the point under the slider afresh."""
         z = latent_path(mu[0], mu[1], steps, kinds[kind.index])[change["new"]]  # (D,)
-        stacks[kind.index].children[change["new"]].value = frame_png(decode_probs(model, z))
+        frame = stacks[kind.index].children[change["new"]]
+        frame.value = frame_html(decode_probs(model, z), descriptions[kind.index][change["new"]])
 
     slider.observe(decode_live, names="value")
-    return widgets.VBox([widgets.HBox([play, slider]), kind, paths, _pixelated()])
+    return widgets.VBox([widgets.HBox([play, slider]), kind, paths])
 
 
 def latent_explorer(
@@ -97,18 +112,23 @@ def latent_explorer(
     for d in dims:
         codes = mu.repeat(len(grid), 1)  # (V, D)
         codes[:, d] = grid
-        stack = _frame_stack(decode_probs(model, codes))
+        descriptions = [f"decoded image with z{d + 1} = {v:.1f}, the other dimensions at "
+                        "the posterior mean" for v in grid.tolist()]  # fmt: skip
+        stack = _frame_stack(decode_probs(model, codes), descriptions)
         start = int(torch.argmin((grid - mu[0, d]).abs()))
         stack.selected_index = start
         slider = widgets.IntSlider(value=start, min=0, max=len(grid) - 1, readout=False,
                                    description=f"z{d + 1}")  # fmt: skip
         widgets.jslink((slider, "value"), (stack, "selected_index"))
 
-        def decode_live(change: dict, d: int = d, stack: widgets.Stack = stack) -> None:
+        def decode_live(
+            change: dict, d: int = d, stack: widgets.Stack = stack, texts: list[str] = descriptions
+        ) -> None:
             code = mu.clone()
             code[0, d] = grid[change["new"]]
-            stack.children[change["new"]].value = frame_png(decode_probs(model, code)[0])
+            frame = stack.children[change["new"]]
+            frame.value = frame_html(decode_probs(model, code)[0], texts[change["new"]])
 
         slider.observe(decode_live, names="value")
         rows.append(widgets.HBox([slider, stack]))
-    return widgets.VBox([*rows, _pixelated()])
+    return widgets.VBox(rows)

@@ -9,6 +9,10 @@
 //    Play widget then finds no <i> to switch between play and pause and throws on every
 //    change of its value, which stops the slider linked to it from updating the frames.
 //    "nest" puts the svg inside the <i> instead.
+// 4. Accessible names the widget manager does not give: each slider's handle (a div with
+//    role="slider") gets its widget's description as aria-label, and the Play widget's
+//    icon-only buttons get "play", "pause", "stop" and "repeat". Frames carry their own
+//    text alternative (the Image widgets' tooltip, set by vae_tutorial.widgets).
 (function () {
   window.FontAwesomeConfig = Object.assign({}, window.FontAwesomeConfig, { autoReplaceSvg: "nest" });
   var managerDir = new URL("vendor/html-manager", document.currentScript.src).href;
@@ -32,4 +36,22 @@
     },
   });
   window.MathJax = config;
+
+  var PLAY_BUTTONS = { "fa-play": "play", "fa-pause": "pause", "fa-stop": "stop", "fa-retweet": "repeat" };
+  function nameWidgetControls(root) {
+    root.querySelectorAll(".widget-slider .noUi-handle:not([aria-label])").forEach(function (handle) {
+      var label = handle.closest(".widget-slider").querySelector(".widget-label");
+      handle.setAttribute("aria-label", (label && label.textContent.trim()) || "slider");
+    });
+    root.querySelectorAll(".widget-play button:not([aria-label])").forEach(function (button) {
+      var icon = button.querySelector("i");
+      var name = icon && Object.keys(PLAY_BUTTONS).find(function (c) { return icon.classList.contains(c); });
+      if (name) button.setAttribute("aria-label", PLAY_BUTTONS[name]);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    new MutationObserver(function () { nameWidgetControls(document); })
+      .observe(document.body, { childList: true, subtree: true });
+    nameWidgetControls(document);
+  });
 })();

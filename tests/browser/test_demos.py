@@ -136,6 +136,8 @@ def test_every_explorer_slider_moves_the_one_image_and_back_by_keyboard(
         assert z[d] == pytest.approx(1.0) and np.count_nonzero(z) == 1
         assert np.abs(moved - start).max() > 1e-3, f"z{d + 1} does not change the image"
         np.testing.assert_allclose(moved, _decode(models["mnist-z16"], z)[0], atol=TOLERANCE)
+        label = root.locator("canvas").get_attribute("aria-label")  # the text alternative
+        assert label.split("z = (")[1].split(", ")[d].rstrip(")") == "1.00", label
         for _ in range(20):
             chapter7.keyboard.press("ArrowLeft")
         back = _wait_for_new_image(chapter7, "explorer", moved)
@@ -266,3 +268,37 @@ def test_the_drawing_pad_takes_touch_input_at_phone_width(demo_site: SiteBrowser
     assert _state(page, "draw", "input").max() > 0.5
     assert visit.console_errors == [] and visit.blocked == []
     page.context.close()
+
+
+def test_keyboard_users_reach_every_control_with_a_visible_focus(chapter7: object) -> None:
+    root = chapter7.locator("[data-vae-demo='explorer']")
+    root.get_by_role("button", name="All zero").focus()
+    chapter7.keyboard.press("Tab")  # from the last button to the first slider
+    focused = chapter7.evaluate(
+        "() => [document.activeElement.id, getComputedStyle(document.activeElement).outlineStyle,"
+        " parseFloat(getComputedStyle(document.activeElement).outlineWidth)]"
+    )
+    assert focused[0].endswith("-z1") and focused[1] != "none" and focused[2] >= 2
+    names = root.locator("input[type=range]").evaluate_all(
+        "inputs => inputs.map(i => i.labels.length ? i.labels[0].textContent : '')"
+    )
+    assert all(name.startswith("z") for name in names) and len(names) == 16
+
+
+def test_the_drawing_pad_has_a_keyboard_alternative(chapter6: object, models: dict) -> None:
+    root = chapter6.locator("[data-vae-demo='draw']")
+    button = root.get_by_role("button", name="Draw a test digit for me")
+    button.focus()
+    chapter6.keyboard.press("Enter")
+    chapter6.wait_for_function(
+        "() => document.querySelector(\"[data-vae-demo='draw']\").vaeDemo.elbo"
+    )
+    x = _state(chapter6, "draw", "input")
+    with torch.no_grad():
+        mu = models["mnist-z16"].encode(
+            torch.as_tensor(x, dtype=torch.float32).reshape(1, 1, 28, 28)
+        )[0]
+    np.testing.assert_allclose(_state(chapter6, "draw", "mu"), mu[0].numpy(), atol=TOLERANCE)
+    bars = root.locator("canvas.vae-demo-bars").get_attribute("aria-label")
+    assert bars.startswith("Posterior of the drawing per dimension: z1 mean")
+    assert "ELBO of your drawing" in root.locator(".vae-demo-caption").inner_text()

@@ -32,9 +32,9 @@ CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 CHAPTER = "07_latent_space.ipynb"
-ALL_FRAMES = "area => [...area.querySelectorAll('.widget-image')].map(i => i.src)"
+ALL_FRAMES = "area => [...area.querySelectorAll('img.vae-frame')].map(i => i.src)"
 VISIBLE_FRAME = """area => {
-    const img = [...area.querySelectorAll('.widget-image')].find(i => i.offsetParent !== null);
+    const img = [...area.querySelectorAll('img.vae-frame')].find(i => i.offsetParent !== null);
     return img ? img.src : null;
 }"""
 
@@ -106,7 +106,7 @@ def test_the_traversal_slider_decodes_through_the_kernel(lab: str) -> None:
 
             def from_kernel(payload: bytes | str) -> None:
                 data = payload.encode() if isinstance(payload, str) else payload
-                if b'"update"' in data and b"\x89PNG" in data:
+                if b'"update"' in data and b"data:image/png;base64" in data:
                     images.append(data)
 
             ws.on("framesent", to_kernel)

@@ -343,9 +343,9 @@
 
   // ---- Demo 2: the latent map of a 2-D model -------------------------------------------
 
-  // Tol's "muted" qualitative scheme plus two greys, told apart by colour-blind readers;
-  // the glyphs (the digit itself) carry the class without colour.
-  var DIGIT_COLOURS = ["#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255", "#AA4499", "#555555"];
+  // vae_tutorial.plotting.DIGIT_COLOURS (a test keeps the two equal): every pair stays apart
+  // under simulated colour-vision deficiencies; the glyphs (the digit itself) carry the class.
+  var DIGIT_COLOURS = ["#249292", "#000000", "#6D4900", "#242492", "#9249FF", "#929200", "#DB246D", "#000049", "#920049", "#490000"];
 
   function latentMap(root, model) {
     if (model.latentDim !== 2) throw new Error("the latent map needs a model with latent_dim 2, got " + model.latentDim);
