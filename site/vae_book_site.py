@@ -19,7 +19,8 @@
   `<div class="vae-demo" data-vae-model="NAME" ...>` gets `vae-demo.js`, `vae-demo.css` and
   `vae-web/NAME.js`, the weights, as plain scripts (so the page works from `file://`);
   other pages load none of them. At the end of the build each model named on some page is
-  exported into `_static/vae-web/` by `vae_tutorial.web.export_web_model`.
+  exported into `_static/vae-web/` by `vae_tutorial.web.export_web_model` (the function
+  behind `vae-tutorial export-web`).
 
 - Gives the references page's entries the role `listitem` (docutils writes a deprecated
   role there, and the list has no items for assistive technology).

@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -131,3 +133,21 @@ def test_the_notebook_demo_carries_its_script_style_and_weights() -> None:
 def test_bad_demo_requests_are_refused_with_the_fix(args: tuple[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         demo(*args)
+
+
+def test_the_command_line_writes_the_same_file(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "vae_tutorial", "export-web", "mnist-z2", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"wrote {tmp_path / 'mnist-z2.js'}" in done.stdout
+    assert _read_export(tmp_path / "mnist-z2.js") == _read_export(
+        export_web_model("mnist-z2", tmp_path / "api")
+    )
+    refused = subprocess.run(
+        [sys.executable, "-m", "vae_tutorial", "export-web", "mnist-z99", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "no shipped model named mnist-z99; available: mnist-best" in refused.stderr

@@ -1,5 +1,6 @@
-"""The `vae-tutorial` command line: train, evaluate, sample, interpolate, download, and
-the course's `student` (the student edition) and `grade` (a class's submissions).
+"""The `vae-tutorial` command line: train, evaluate, sample, interpolate, download,
+`export-web` (shipped models for the in-page demos), and the course's `student` (the
+student edition) and `grade` (a class's submissions).
 
 Holds argument parsing and validation only; every command calls the package's Python
 API. Bad arguments exit with code 2 and one line naming the flag and the fix; errors met
@@ -225,6 +226,13 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default="mnist")
     d.add_argument("--data-dir", type=Path, default=None)
 
+    w = sub.add_parser(
+        "export-web", help="write shipped models as scripts for the in-page demos (NAME.js)"
+    )
+    w.add_argument("names", nargs="+", metavar="NAME", help="shipped models, e.g. mnist-z16")
+    w.add_argument("--out", type=Path, default=Path("_build/vae-web"))
+    w.add_argument("--data-dir", type=Path, default=None)
+
     st = sub.add_parser(
         "student", help="write the student edition: chapters without solutions, autograders"
     )
@@ -238,6 +246,21 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--jobs", type=_number(int, 1, True, "a positive integer"), default=None,
                    help="notebooks graded at once (default: the number of CPUs)")  # fmt: skip
     return parser
+
+
+def _export_web(args: argparse.Namespace) -> int:
+    from .pretrained import available
+    from .web import export_web_model
+
+    unknown = [n for n in args.names if n not in available()]
+    if unknown:
+        print(f"{PROG} export-web: error: no shipped model named {', '.join(unknown)}; "
+              f"available: {', '.join(available())}", file=sys.stderr)  # fmt: skip
+        return 2
+    for name in args.names:
+        path = export_web_model(name, args.out, args.data_dir)
+        print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    return 0
 
 
 def _student(args: argparse.Namespace) -> int:
@@ -436,6 +459,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _interpolate(args, sub)
         if args.command == "export":
             return _export(args)
+        if args.command == "export-web":
+            return _export_web(args)
         if args.command == "student":
             return _student(args)
         if args.command == "grade":
