@@ -356,6 +356,7 @@
     var size = 360, z = new Float32Array([0, 0]);
     var wrap = el("div", { class: "vae-demo-map-wrap" }, root);
     var mapId = root.id + "-map";
+    el("p", { class: "vae-demo-label", text: "Latent map: point at it, or focus it (Tab) and use the arrow keys." }, wrap);
     var map = el("canvas", { width: size, height: size, tabindex: 0, id: mapId, class: "vae-demo-map", role: "application",
       "aria-roledescription": "latent map",
       "aria-label": "Latent map of " + n + " test digits, each drawn as its own digit at its posterior mean. Move the pointer, or use the arrow keys, to decode a point." }, wrap);
@@ -423,6 +424,7 @@
   function drawDigit(root, model) {
     var D = model.latentDim;
     var left = el("div", { class: "vae-demo-draw-input" }, root);
+    el("p", { class: "vae-demo-label", text: "Draw a digit in the box:" }, left);
     var pad = el("canvas", { width: DRAW_SIZE, height: DRAW_SIZE, class: "vae-demo-pad", role: "img",
       "aria-label": "Drawing area: draw a digit with the mouse, a finger or a pen. Use the buttons below for a test digit instead." }, left);
     var buttons = el("div", { class: "vae-demo-buttons" }, left);
