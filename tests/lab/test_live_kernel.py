@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -174,13 +175,16 @@ def _check_the_in_page_demos(page: Page) -> list[str]:
         before = root.evaluate("d => Array.from(d.vaeDemo.image)")
         target = "input[type=range] >> nth=2" if kind == "explorer" else "canvas.vae-demo-map"
         root.locator(target).scroll_into_view_if_needed()
+        page.wait_for_timeout(500)  # let JupyterLab finish laying out the scrolled notebook
         box = root.locator(target).bounding_box()  # drag the slider, or point at the map
         page.mouse.move(box["x"] + 0.5 * box["width"], box["y"] + 0.5 * box["height"])
         page.mouse.down()
-        page.mouse.move(box["x"] + 0.85 * box["width"], box["y"] + 0.3 * box["height"], steps=5)
+        page.mouse.move(box["x"] + 0.85 * box["width"], box["y"] + 0.4 * box["height"], steps=5)
         page.mouse.up()
-        page.wait_for_timeout(300)
-        after = root.evaluate("d => Array.from(d.vaeDemo.image)")
-        if max(abs(a - b) for a, b in zip(after, before, strict=True)) < 1e-3:
-            problems.append(f"the {kind} in JupyterLab did not change its image")
+        changed = "([d, before]) => d.vaeDemo.image.some((v, i) => Math.abs(v - before[i]) > 1e-3)"
+        try:
+            page.wait_for_function(changed, arg=[root.element_handle(), before], timeout=15_000)
+        except PlaywrightTimeout:
+            state = root.evaluate("d => [Array.from(d.vaeDemo.z), d.vaeDemo.decodeMs.length]")
+            problems.append(f"the {kind} in JupyterLab did not change its image: {state}, {box}")
     return problems
