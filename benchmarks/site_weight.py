@@ -29,7 +29,10 @@ def measure(site: Path) -> list[dict[str, float | str]]:
         if not states:
             continue
         state = json.loads(states[0])["state"]
-        images = [m for m in state.values() if m["model_name"] == "ImageModel"]
+        images = [
+            m for m in state.values()
+            if m["model_name"] == "ImageModel" or "<img" in str(m["state"].get("value", ""))
+        ]  # fmt: skip
         widgets = html.count(VIEW)
         state_bytes = len(states[0].encode())
         rows.append({

@@ -100,5 +100,6 @@ def test_frames_are_28_by_28_pngs_shown_larger_with_their_alt_text() -> None:
         with PIL.Image.open(io.BytesIO(pngs[-1])) as png:
             assert png.size == (28, 28)
     assert len({frame.layout.model_id for frame in frames}) == 2  # one Layout per path's stack
+    assert len({frame.style.model_id for frame in frames}) == 2  # and one style
     total = sum(len(png) for png in pngs)
     assert total < 32 * 1000, f"{total} bytes of PNG for 32 frames"

@@ -20,6 +20,7 @@ from html import escape
 import ipywidgets as widgets
 import numpy as np
 import torch
+from ipywidgets.widgets.widget_string import HTMLStyle
 from torch import Tensor
 
 from .model import VAE, evaluating
@@ -50,9 +51,9 @@ def _frame_stack(frames: Tensor, descriptions: Sequence[str]) -> widgets.Stack:
 
     (An HTML widget rather than an Image widget: ipywidgets' Image has no alt text.)
     """
-    layout = widgets.Layout()  # one Layout for all frames: less widget state
+    layout, style = widgets.Layout(), HTMLStyle()  # shared by all frames: less widget state
     images = [
-        widgets.HTML(frame_html(f, text), layout=layout)
+        widgets.HTML(frame_html(f, text), layout=layout, style=style)
         for f, text in zip(frames, descriptions, strict=True)
     ]
     return widgets.Stack(children=images, selected_index=0)
@@ -98,7 +99,7 @@ def latent_explorer(
     model: VAE,
     x: Tensor,
     dims: Sequence[int] = (0, 1, 2),
-    values: Sequence[float] = tuple(np.linspace(-3.0, 3.0, 7)),
+    values: Sequence[float] = tuple(np.linspace(-3.0, 3.0, 5)),
 ) -> widgets.VBox:
     """One slider per latent dimension in `dims`, moving it over `values` around mu(x).
 
