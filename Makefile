@@ -4,6 +4,8 @@
 # Both create .venv/ from nothing on first use: Python >= 3.11 is all they need.
 #   make lab    JupyterLab on 127.0.0.1, on copies of the chapters in _build/lab/
 #   make pdf    the whole book as one PDF, _build/vae-book.pdf
+#   make mutation   mutation testing (mutmut) of the core modules, report in benchmarks/mutation.md
+#                   (not part of `make test`: hours on two cores; MUTANTS='vae_tutorial.elbo.*' narrows it)
 # For instructors:
 #   make student                    the student edition and autograders, in _build/student
 #   make grade SUBMISSIONS=DIR      grade DIR's notebooks into _build/grades/grades.{csv,json}
@@ -27,7 +29,7 @@ ASSETS_STAMP := $(ASSETS)/.stamp
 WIDGETS_DIST := node_modules/@jupyter-widgets/html-manager/dist
 
 .PHONY: install system-packages site-assets book test lint test-package test-notebooks \
-	test-browser test-site test-pdf test-lab lab pdf student grade clean
+	test-browser test-site test-pdf test-lab lab pdf student grade mutation clean
 
 install: $(STAMP) system-packages site-assets
 
@@ -107,6 +109,21 @@ lab: install
 test-lab: install
 	VAE_BOOK_QUICK=1 $(BIN)/python -m pytest tests/lab -p no:cacheprovider
 
+# Mutation testing: mutmut copies vae_tutorial/ into mutants/ (git-ignored; the sources are
+# never changed), mutates the modules [tool.mutmut] in pyproject.toml names, and for each
+# mutant runs the fast tests that call the mutated function. Starts afresh each time.
+# MUTANTS='vae_tutorial.elbo.*' checks only the mutants whose names match (shell globs);
+# MUTATION_JOBS is the number of test processes.
+MUTANTS       ?=
+MUTATION_JOBS ?= 2
+mutation: install
+	rm -rf mutants
+	start=$$(date +%s); \
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/mutmut run --max-children $(MUTATION_JOBS) $(MUTANTS) \
+	  || exit $$?; \
+	echo $$(( $$(date +%s) - start )) > mutants/run-seconds
+	$(BIN)/python benchmarks/mutation_report.py
+
 student: install
 	$(BIN)/vae-tutorial student --book book --out _build/student
 
@@ -117,4 +134,4 @@ grade: install
 	$(BIN)/vae-tutorial grade "$(SUBMISSIONS)" --autograder _build/student/autograder --out _build/grades
 
 clean:
-	rm -rf $(VENV) _build runs node_modules .pytest_cache .ruff_cache
+	rm -rf $(VENV) _build runs node_modules .pytest_cache .ruff_cache mutants

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import shutil
@@ -214,3 +215,151 @@ def test_dynamic_draws_depend_on_the_epoch_without_shuffling() -> None:
     assert torch.equal(batches.order(0), batches.order(1)), "no shuffling: the same order"
     assert not torch.equal(e0, e1), "the same image, in the same place, must be drawn afresh"
     assert (e0 != e1).float().mean() > 0.01
+
+
+def test_len_and_iteration_of_datasets_and_batches() -> None:
+    mnist = load_mnist("test")
+    assert len(mnist) == 10_000 == mnist.images.shape[0]
+    images = mnist.images[:10]
+    batches = BinarizedBatches(images, batch_size=4, seed=3)
+    assert len(batches) == 3  # 4 + 4 + 2
+    for got, want in zip(iter(batches), batches.epoch(0), strict=True):
+        assert torch.equal(got, want)
+    assert not all(torch.equal(a, b) for a, b in zip(iter(batches), batches.epoch(1), strict=True))
+
+
+def test_download_replaces_only_the_files_that_fail_their_checksum(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offline: each file that fails its checksum is deleted before the (failed) fetch."""
+    fetched: list[tuple[str, bool]] = []
+
+    def offline(root: str, train: bool, download: bool) -> None:
+        fetched.append((root, train))
+        raise RuntimeError("no network")
+
+    monkeypatch.setattr("torchvision.datasets.MNIST", offline)
+    monkeypatch.setattr("torchvision.datasets.FashionMNIST", offline)
+    raw = copy_test_split(tmp_path)  # two real MNIST files, checksums right
+    monkeypatch.setenv(DATA_ENV_VAR, str(tmp_path / "elsewhere"))
+    (raw / "train-images-idx3-ubyte").write_bytes(b"not mnist")
+    with pytest.raises(DataError, match="download failed: no network") as info:
+        data_module.download(tmp_path)  # MNIST by default, into the folder given
+    assert f"MNIST not found in {raw}" in str(info.value)
+    assert fetched == [(str(tmp_path), True)]
+    assert not (raw / "train-images-idx3-ubyte").exists()
+    assert (raw / "t10k-images-idx3-ubyte").exists() and (raw / "t10k-labels-idx1-ubyte").exists()
+
+    fashion = tmp_path / "FashionMNIST" / "raw"
+    fashion.mkdir(parents=True)
+    (fashion / "t10k-labels-idx1-ubyte").write_bytes(b"not fashion")
+    (raw / "train-labels-idx1-ubyte").write_bytes(b"left alone: not the dataset asked for")
+    with pytest.raises(DataError, match="FashionMNIST not found"):
+        data_module.download(tmp_path, "fashion-mnist")
+    assert not (fashion / "t10k-labels-idx1-ubyte").exists()
+    assert (raw / "train-labels-idx1-ubyte").exists()
+
+
+def fake_torchvision(real_raw: Path, calls: list, truncate: str | None = None):
+    """A torchvision dataset class that "downloads" by linking the real files."""
+
+    def fetch(root: str, train: bool, download: bool) -> None:
+        calls.append((root, train, download))
+        raw = Path(root) / "MNIST" / "raw"
+        raw.mkdir(parents=True, exist_ok=True)
+        prefix = "train" if train else "t10k"
+        for name in (f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"):
+            if name == truncate:
+                (raw / name).write_bytes((real_raw / name).read_bytes()[:100])
+            elif not (raw / name).exists():
+                (raw / name).symlink_to(real_raw / name)
+
+    return fetch
+
+
+def test_download_fetches_both_splits_into_the_root_and_verifies_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_raw = resolve_data_dir() / "MNIST" / "raw"
+    monkeypatch.setenv(DATA_ENV_VAR, str(tmp_path / "elsewhere"))
+    calls: list = []
+    monkeypatch.setattr("torchvision.datasets.MNIST", fake_torchvision(real_raw, calls))
+    root = tmp_path / "root"
+    assert data_module.download(root) == root
+    assert calls == [(str(root), True, True), (str(root), False, True)]
+    assert load_mnist("test", root, download=False).images.shape == (10_000, 28, 28)
+
+    calls.clear()
+    broken = fake_torchvision(real_raw, calls, truncate="t10k-labels-idx1-ubyte")
+    monkeypatch.setattr("torchvision.datasets.MNIST", broken)
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte"):
+        data_module.download(tmp_path / "other")
+
+
+def test_a_download_error_without_a_message_is_named_by_its_type(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def offline(*args: object, **kwargs: object) -> None:
+        raise ConnectionError()
+
+    monkeypatch.setattr("torchvision.datasets.MNIST", offline)
+    with pytest.raises(DataError, match=r"the download failed: ConnectionError\. Expected"):
+        data_module.download(tmp_path)
+
+
+def test_the_missing_data_message_in_full(tmp_path: Path) -> None:
+    """Written out by hand: the folder, the files, the variable and the command to run."""
+    raw = tmp_path / "MNIST" / "raw"
+    with pytest.raises(DataError) as info:
+        load_mnist("test", tmp_path, download=False)
+    assert str(info.value) == (
+        f"MNIST not found in {raw}: missing t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte. "
+        "Expected the files train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+        "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte there. Point --data-dir or the "
+        f"{DATA_ENV_VAR} environment variable at the folder that holds MNIST/raw/, or run "
+        f"'vae-tutorial download --data-dir {tmp_path}' with internet access."
+    )
+    message = data_module._missing_message(tmp_path, FASHION_MNIST_SPEC, "a reason")
+    assert message.startswith(
+        f"FashionMNIST not found in {tmp_path / 'FashionMNIST' / 'raw'} "
+        "(or /usr/share/datasets/fashion-mnist): a reason. Expected the files "
+        "train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+    )
+    assert message.endswith(
+        f"'vae-tutorial download --dataset fashion-mnist --data-dir {tmp_path}' "
+        "with internet access."
+    )
+
+
+def test_loaders_default_to_the_train_split_and_to_downloading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert load_mnist().images.shape == (60_000, 28, 28)
+    assert len(load_fashion_mnist(data_dir=tmp_path)) == 60_000  # the system package
+
+    def offline(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("no network")
+
+    monkeypatch.setattr("torchvision.datasets.FashionMNIST", offline)
+    no_system_copy = dataclasses.replace(FASHION_MNIST_SPEC, system_dirs=())
+    monkeypatch.setitem(data_module.DATASETS, "fashion-mnist", no_system_copy)
+    with pytest.raises(DataError, match="download failed: no network"):
+        load_fashion_mnist("test", tmp_path)
+
+
+def test_grey_level_batches_are_the_intensities_in_order() -> None:
+    images = load_mnist("test").images[:10]
+    batches = BinarizedBatches(images, 4, shuffle=False, binarization="none")
+    got = torch.cat(list(batches.epoch(3)))
+    torch.testing.assert_close(got, images[:, None].float() / 255, rtol=0, atol=0)
+
+
+def test_orders_and_draws_depend_on_seed_epoch_and_step() -> None:
+    images = load_mnist("test").images[:1].expand(8, 28, 28).contiguous()  # one image, 8x
+    a = BinarizedBatches(images, 4, seed=3)
+    b = BinarizedBatches(images, 4, seed=4)
+    assert not torch.equal(a.order(0), a.order(1))  # another epoch, another order
+    assert not torch.equal(a.order(0), b.order(0))  # another seed, another order
+    first, second = list(BinarizedBatches(images, 4, shuffle=False, seed=3).epoch(0))
+    assert not torch.equal(first, second)  # the same image, redrawn at the next step
+    assert not torch.equal(next(a.epoch(0)), next(b.epoch(0)))  # another seed, other draws

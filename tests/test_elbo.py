@@ -227,3 +227,30 @@ def test_log_mean_exp_of_hand_built_weights() -> None:
     torch.testing.assert_close(
         log_mean_exp(log_w), torch.tensor([math.log(2.0), -1000.0 + math.log(2.0)])
     )
+
+
+def test_model_elbo_calls_the_models_own_elbo_when_it_has_one(model: VAE) -> None:
+    from vae_tutorial.elbo import ELBO, model_elbo
+
+    x = torch.rand(2, 1, 28, 28)
+    gen = torch.Generator()
+    seen: list[tuple] = []
+    own = ELBO(torch.zeros(2), torch.ones(2), torch.ones(2))
+
+    class OwnELBO(VAE):
+        def elbo(self, *args):
+            seen.append(args)
+            return own
+
+    assert model_elbo(OwnELBO(latent_dim=4), x, 3, gen) is own
+    assert len(seen) == 1 and seen[0][0] is x and seen[0][1:] == (3, gen)
+    # A plain VAE gets calc_elbo, with the same arguments (the same noise here).
+    got = model_elbo(model, x, 2, torch.Generator().manual_seed(4))
+    want = calc_elbo(model, x, 2, torch.Generator().manual_seed(4))
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_calc_elbo_names_a_bad_number_of_samples(model: VAE) -> None:
+    with pytest.raises(ValueError, match=r"^n_samples must be at least 1, got 0$"):
+        calc_elbo(model, torch.rand(2, 1, 28, 28), n_samples=0)

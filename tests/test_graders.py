@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from collections import namedtuple
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -66,6 +68,7 @@ POSTERIOR = [
     (lambda m, x: (posterior(m, x)[1] * m.w * x / m.sigma**2, posterior(m, x)[1]), "offset b"),
     (lambda m, x: (posterior(m, x)[0], 1 / (1 + m.w**2 / m.sigma)), "variance* σ²"),
     (lambda m, x: (posterior(m, x)[0] * 2, posterior(m, x)[1]), "the mean does not match"),
+    (lambda m, x: (posterior(m, x)[0], 0.9 * posterior(m, x)[1]), "the variance does not match"),
     (lambda m, x: posterior(m, x)[0], "must return 2 values"),
     (lambda m, x: (float("nan"), 1.0), "not a finite number"),
     (lambda m, x: (torch.zeros(2), 1.0), "must be one number"),
@@ -486,6 +489,10 @@ CASES = [
 ]
 
 
+# The two mistakes that break a second check as well, which then names its own problem.
+TWO_PROBLEMS = {("check_reparameterize", "dz/dmu"), ("check_sample", "not from q(z|x)")}
+
+
 @pytest.mark.parametrize(("grader", "fn", "phrase"), CASES)
 def test_battery(grader, fn, phrase) -> None:
     verdict = grader(fn)
@@ -495,6 +502,8 @@ def test_battery(grader, fn, phrase) -> None:
     else:
         assert not verdict.passed, f"a wrong variant passed: expected {phrase!r}"
         assert any(phrase in p for p in verdict.problems), str(verdict)
+        if (grader.__name__, phrase) not in TWO_PROBLEMS:  # every input shows the same mistake
+            assert all(phrase in p for p in verdict.problems), str(verdict)
 
 
 def test_each_battery_has_ten_variants_right_and_wrong() -> None:
@@ -552,3 +561,48 @@ def test_the_test_model_makes_z_equal_mu_visible() -> None:
     with torch.no_grad():
         logvar = model.encode(x)[1]
     assert -2.6 < logvar.mean().item() < -1.4
+
+
+def test_each_verdict_is_named_after_its_exercise() -> None:
+    """The verdict names the exercise the book asks for: the grader's name without check_."""
+    for grader, battery in BATTERIES.items():
+        right = next(fn for fn, phrase in battery if phrase is PASS)
+        verdict = grader(right)
+        exercise = grader.__name__.removeprefix("check_")
+        assert verdict.exercise == exercise
+        assert str(verdict) == f"PASS {exercise}: every check agrees with the reference."
+
+
+# The exercises' signatures as the book states them (`def my_<name>(...)` in book/*.ipynb).
+SIGNATURES = {
+    g.check_linear_gaussian_posterior: "posterior(model, x)",
+    g.check_linear_gaussian_elbo: "elbo(model, x, m, s2)",
+    g.check_gaussian_kl: "gaussian_kl(mu, logvar)",
+    g.check_reparameterize: "reparameterize(mu, logvar)",
+    g.check_calc_elbo: "calc_elbo(model, x)",
+    g.check_sample: "sample(model, n)",
+    g.check_train_step: "train_step(model, optimizer, x)",
+    g.check_reconstruct: "reconstruct(model, x)",
+    g.check_slerp: "slerp(z_a, z_b, t)",
+    g.check_iwae_estimate: "iwae_estimate(log_w)",
+    g.check_active_units: "active_units(mu, threshold)",
+    g.check_free_bits: "free_bits_kl(kl, free_bits)",
+}
+
+
+def test_signatures_are_those_of_the_book() -> None:
+    book = Path(__file__).resolve().parents[1] / "book"
+    stated = {
+        m.group(1)
+        for path in book.glob("*.ipynb")
+        for m in re.finditer(r"def my_(\w+\([\w, ]*\))", path.read_text())
+    }
+    assert set(SIGNATURES.values()) <= stated
+    assert set(SIGNATURES) == set(BATTERIES)
+
+
+@pytest.mark.parametrize("grader", list(BATTERIES), ids=lambda f: f.__name__)
+def test_a_failing_call_is_named_by_the_exercise_signature(grader) -> None:
+    assert grader(_raises).problems == [
+        f"calling {SIGNATURES[grader]} raised ValueError: student bug"
+    ]

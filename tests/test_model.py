@@ -92,3 +92,37 @@ def test_public_api_is_exported() -> None:
     torch.testing.assert_close(encode(model, x)[0], model.encode(x)[0])
     z = torch.zeros(2, 3)
     torch.testing.assert_close(decode(model, z), model.decode(z))
+
+
+def test_layer_shapes_lists_every_leaf_layer_with_its_output_shape(model: VAE) -> None:
+    """Against an independent walk: the leaf modules in data-flow order, shapes by hand."""
+    from vae_tutorial.model import layer_shapes
+
+    model.train()
+    rows = layer_shapes(model, batch_size=3)
+    assert model.training  # evaluated in eval mode, then put back
+    c1, c2 = model.config.channels
+    hidden, d = model.config.hidden_dim, model.latent_dim
+    expected = [
+        ("encoder.0", "Conv2d", (3, c1, 14, 14)),
+        ("encoder.1", "ReLU", (3, c1, 14, 14)),
+        ("encoder.2", "Conv2d", (3, c2, 7, 7)),
+        ("encoder.3", "ReLU", (3, c2, 7, 7)),
+        ("encoder.4", "Flatten", (3, c2 * 49)),
+        ("encoder.5", "Linear", (3, hidden)),
+        ("encoder.6", "ReLU", (3, hidden)),
+        ("fc_mu", "Linear", (3, d)),
+        ("fc_logvar", "Linear", (3, d)),
+        ("decoder_fc.0", "Linear", (3, hidden)),
+        ("decoder_fc.1", "ReLU", (3, hidden)),
+        ("decoder_fc.2", "Linear", (3, c2 * 49)),
+        ("decoder_fc.3", "ReLU", (3, c2 * 49)),
+        ("decoder_conv.0", "ConvTranspose2d", (3, c1, 14, 14)),
+        ("decoder_conv.1", "ReLU", (3, c1, 14, 14)),
+        ("decoder_conv.2", "ConvTranspose2d", (3, 1, 28, 28)),
+    ]
+    assert rows == expected
+    assert layer_shapes(model)[0][2][0] == 1  # one image by default
+    # The hooks are removed: a later pass adds no rows.
+    model(torch.rand(2, 1, 28, 28))
+    assert len(rows) == len(expected)

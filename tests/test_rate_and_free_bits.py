@@ -110,3 +110,26 @@ def test_free_bits_are_chosen_and_validated_by_the_config() -> None:
         TrainConfig(free_bits=0.5, iwae_samples=5)
     with pytest.raises(ValueError, match="free_bits needs the plain VAE"):
         TrainConfig(free_bits=0.5, model={"res_blocks": 1})
+
+
+def test_free_bits_objective_warms_up_beta_and_logs_the_four_metrics() -> None:
+    torch.manual_seed(0)
+    model = VAE(latent_dim=4)
+    x = torch.bernoulli(torch.full((8, 1, 28, 28), 0.3))
+    with torch.no_grad():
+        mu, logvar = model.encode(x)
+    kl_dims = (0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0)).mean(0)  # (D,) by hand
+    floor = kl_dims.max().item() + 1.0  # the KL term is D * floor, whatever the draw
+    objective = FreeBitsObjective(beta=2.0, warmup_steps=4, free_bits=floor)
+    torch.manual_seed(1)
+    loss, metrics = objective(model, x, 1)  # beta_t = 2 * 1/4
+    torch.manual_seed(1)
+    terms = calc_elbo(model, x)  # the same draw
+    recon = terms.recon_ll.mean().item()
+    assert loss.item() == pytest.approx(-recon + 0.5 * 4 * floor, rel=1e-5)
+    assert set(metrics) == {"elbo", "recon_ll", "kl", "beta"}
+    assert metrics["beta"] == 0.5
+    assert metrics["recon_ll"] == pytest.approx(recon, rel=1e-5)
+    assert metrics["kl"] == pytest.approx(kl_dims.sum().item(), rel=1e-5)
+    assert metrics["elbo"] == pytest.approx(recon - kl_dims.sum().item(), rel=1e-5)
+    assert objective(model, x, 8)[1]["beta"] == 2.0  # after the warm-up

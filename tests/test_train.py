@@ -433,3 +433,51 @@ def test_train_step_refuses_a_nan_loss_before_updating() -> None:
     with pytest.raises(TrainingDivergedError, match="loss became nan at step 7"):
         train_step(model, optimizer, nan_objective, torch.zeros(2, 1, 28, 28), step=7)
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
+def test_a_model_table_inside_the_train_table_overrides_the_top_level_one(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        "[model]\nlatent_dim = 2\nchannels = [8, 16]\n\n"
+        "[train]\nepochs = 3\n\n[train.model]\nlatent_dim = 5\n"
+    )
+    config = TrainConfig.from_toml(path)
+    assert config.model == VAEConfig(latent_dim=5, channels=(8, 16)) and config.epochs == 3
+
+
+def test_load_into_copies_the_weights_of_a_checkpoint_of_the_same_architecture(
+    tiny_run: Path,
+) -> None:
+    reference = load_checkpoint(tiny_run)["model"]  # the raw saved tensors
+    torch.manual_seed(123)
+    model = VAE()  # the tiny run's architecture, other random weights
+    assert load_into(model, tiny_run) is model
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(value, reference[key].float(), rtol=0, atol=0)
+
+
+def test_load_into_names_the_file_and_the_mismatch(tiny_run: Path) -> None:
+    with pytest.raises(CheckpointError, match=r"latent_dim=16, but latent_dim=2 was asked") as e:
+        load_into(VAE(latent_dim=2), tiny_run)
+    assert str(e.value).startswith(f"{tiny_run} holds")
+    other = VAE(config=VAEConfig(channels=(8, 16)))  # same latent size, other layers
+    with pytest.raises(CheckpointError) as e:
+        load_into(other, tiny_run)
+    assert str(e.value).startswith(f"{tiny_run} holds a model with config")
+    assert str(e.value).endswith("; use load_model(path) to build the model it holds")
+
+
+def test_atomic_write_fills_a_hidden_temporary_file_beside_the_target(tmp_path: Path) -> None:
+    from vae_tutorial.checkpoint import atomic_write
+
+    target = tmp_path / "run" / "checkpoint.pt"
+    target.parent.mkdir()
+    seen: list[list[str]] = []
+
+    def write(f) -> None:
+        f.write(b"new")
+        seen.append(sorted(p.name for p in target.parent.iterdir()))
+
+    atomic_write(target, write)
+    assert len(seen[0]) == 1 and re.fullmatch(r"\.checkpoint\.pt\..+\.tmp", seen[0][0])
+    assert target.read_bytes() == b"new" and sorted(target.parent.iterdir()) == [target]
