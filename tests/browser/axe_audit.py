@@ -34,6 +34,9 @@ def audit(page: object, page_path: str, width: str) -> list[Finding]:
     """axe-core's violations on the open `page` (WCAG 2.x A and AA rules and best practices)."""
     if not AXE.is_file():
         raise FileNotFoundError(f"{AXE} is missing: run `npm ci` (make install does)")
+    page.evaluate(  # let fonts, icons and late scripts settle: audit what a reader sees
+        "() => document.fonts.ready.then(() => new Promise(r => setTimeout(r, 300)))"
+    )
     page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
     result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
     return [
