@@ -77,14 +77,22 @@ def test_separated_posteriors_saturate_the_estimate_at_log_n() -> None:
     assert result.mutual_information <= result.log_n + 1e-6
 
 
-def test_free_bits_floor_each_dimension_and_keep_the_true_elbo_in_the_log() -> None:
+def _model_batch_and_floor_above_every_kl(
+    batch: int,
+) -> tuple[VAE, torch.Tensor, torch.Tensor, float]:
+    """A 4-D model, a batch, each dimension's mean KL (D,) computed by hand, and a free-bits
+    floor above all of them, so that the floored KL term is exactly D * floor."""
     torch.manual_seed(0)
     model = VAE(latent_dim=4)
-    x = torch.bernoulli(torch.full((16, 1, 28, 28), 0.3))
+    x = torch.bernoulli(torch.full((batch, 1, 28, 28), 0.3))
     with torch.no_grad():
         mu, logvar = model.encode(x)
     kl_dims = (0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0)).mean(0)  # (D,) by hand
-    floor = kl_dims.max().item() + 1.0  # above every dimension: the KL term is constant
+    return model, x, kl_dims, kl_dims.max().item() + 1.0
+
+
+def test_free_bits_floor_each_dimension_and_keep_the_true_elbo_in_the_log() -> None:
+    model, x, _, floor = _model_batch_and_floor_above_every_kl(16)
     torch.manual_seed(1)
     loss, metrics = FreeBitsObjective(beta=1.0, warmup_steps=0, free_bits=floor)(model, x, 0)
     torch.manual_seed(1)
@@ -113,13 +121,7 @@ def test_free_bits_are_chosen_and_validated_by_the_config() -> None:
 
 
 def test_free_bits_objective_warms_up_beta_and_logs_the_four_metrics() -> None:
-    torch.manual_seed(0)
-    model = VAE(latent_dim=4)
-    x = torch.bernoulli(torch.full((8, 1, 28, 28), 0.3))
-    with torch.no_grad():
-        mu, logvar = model.encode(x)
-    kl_dims = (0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0)).mean(0)  # (D,) by hand
-    floor = kl_dims.max().item() + 1.0  # the KL term is D * floor, whatever the draw
+    model, x, kl_dims, floor = _model_batch_and_floor_above_every_kl(8)
     objective = FreeBitsObjective(beta=2.0, warmup_steps=4, free_bits=floor)
     torch.manual_seed(1)
     loss, metrics = objective(model, x, 1)  # beta_t = 2 * 1/4
