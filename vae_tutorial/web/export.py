@@ -74,18 +74,22 @@ def _web_state(model: VAE, config: WebExportConfig) -> dict[str, dict[str, Any]]
     return state
 
 
-def web_model(name: str = "mnist-z16", config: WebExportConfig | None = None) -> VAE:
-    """The shipped model `name` with exactly the weights its web export holds (float32)."""
-    config = config or WebExportConfig()
-    model = pretrained(name)
+def _load_web_state(model: VAE, state: dict[str, dict[str, Any]]) -> VAE:
+    """Put the stored weights into `model` as float32 (8-bit ones times their row scale)."""
     weights = {}
-    for key, entry in _web_state(model, config).items():
+    for key, entry in state.items():
         data = entry["data"].float()
         if entry["dtype"] == "int8":
             data = data * entry["scale"][:, None]  # dequantize: W = codes * scale (per row)
         weights[key] = data
     model.load_state_dict(weights)
     return model.eval()
+
+
+def web_model(name: str = "mnist-z16", config: WebExportConfig | None = None) -> VAE:
+    """The shipped model `name` with exactly the weights its web export holds (float32)."""
+    model = pretrained(name)
+    return _load_web_state(model, _web_state(model, config or WebExportConfig()))
 
 
 def _b64(tensor: Tensor) -> str:
@@ -106,12 +110,14 @@ def export_web_model(
     most `map_max_latent_dim` dimensions, those means (float16, (N, D)) with their labels.
     """
     config = config or WebExportConfig()
-    model = web_model(name, config)
+    model = pretrained(name)
+    state = _web_state(model, config)
+    model = _load_web_state(model, state)  # the page's model, for the codes below
     test = load_mnist("test", data_dir)
     images = test.images[: config.codes]  # (N, 28, 28) uint8
     mu, _ = posterior_statistics(model, to_unit_interval(images))  # (N, D)
     entries = {}
-    for key, entry in _web_state(pretrained(name), config).items():
+    for key, entry in state.items():
         stored = {"shape": entry["shape"], "dtype": entry["dtype"], "data": _b64(entry["data"])}
         if entry["dtype"] == "int8":
             stored["scale"] = _b64(entry["scale"])
