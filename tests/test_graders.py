@@ -4,6 +4,12 @@ The correct variants are written independently of the package where they can be 
 torch.distributions, other noise draws, other reshapes, tuples, named tuples, dicts);
 each wrong variant must FAIL with the line that names its mistake. Every grader also
 survives code that raises, returns nothing, numpy, a wrong type or NaN.
+
+Two things a student sees are reviewed text, kept as syrupy snapshots in
+`__snapshots__/test_graders.ambr`: the whole verdict of every case (wording, descriptions,
+equation labels) and the inputs each grader hands the reader's function (they were chosen
+so that each mistake gives its own number). A change to either fails until it is reviewed
+and accepted with `pytest tests/test_graders.py --snapshot-update`.
 """
 
 from __future__ import annotations
@@ -60,6 +66,11 @@ def toy_elbo_monte_carlo_free_with_distributions(m, x, mean, s2):
     return np.float64(recon - kl_divergence(q, prior).item())
 
 
+def _float32(*values):
+    """The values as float32 tensors: a student's torch code, rounded to 7 digits."""
+    return tuple(torch.tensor(v, dtype=torch.float32) for v in values)
+
+
 POSTERIOR = [
     (posterior, PASS),
     (posterior_by_completing_the_square, PASS),
@@ -72,6 +83,13 @@ POSTERIOR = [
     (lambda m, x: posterior(m, x)[0], "must return 2 values"),
     (lambda m, x: (float("nan"), 1.0), "not a finite number"),
     (lambda m, x: (torch.zeros(2), 1.0), "must be one number"),
+    # float32 answers: the mistakes are still named (rounding is not a mistake)
+    (lambda m, x: _float32(posterior(m, x)[0], 1 + m.w**2 / m.sigma**2), "the precision"),
+    (lambda m, x: _float32(posterior(m, x)[0], 1 / (1 + m.w**2 / m.sigma)), "variance* σ²"),
+    (
+        lambda m, x: _float32(posterior(m, x)[1] * m.w * x / m.sigma**2, posterior(m, x)[1]),
+        "offset b",
+    ),
 ]
 
 ELBO_TOY = [
@@ -98,6 +116,12 @@ ELBO_TOY = [
     (lambda m, x, mean, s2: m.expected_log_likelihood(x, mean, s2), "does not match"),
     (lambda m, x, mean, s2: [m.elbo(x, mean, s2)], "must be a number"),
     (lambda m, x, mean, s2: 1 / 0, "ZeroDivisionError"),
+    (
+        lambda m, x, mean, s2: _float32(
+            m.expected_log_likelihood(x, mean, s2) + m.kl_to_prior(mean, s2)
+        )[0],
+        "you added the KL",
+    ),
 ]
 
 
@@ -494,8 +518,9 @@ TWO_PROBLEMS = {("check_reparameterize", "dz/dmu"), ("check_sample", "not from q
 
 
 @pytest.mark.parametrize(("grader", "fn", "phrase"), CASES)
-def test_battery(grader, fn, phrase) -> None:
+def test_battery(grader, fn, phrase, snapshot) -> None:
     verdict = grader(fn)
+    assert str(verdict) == snapshot
     if phrase is PASS:
         assert verdict.passed, str(verdict)
         assert str(verdict).startswith("PASS ")
@@ -533,8 +558,9 @@ def _unfinished(*args):
     ],
     ids=["raises", "not-implemented", "returns-none", "returns-ellipsis", "wrong-type"],
 )
-def test_graders_never_crash_on_broken_code(grader, fn, phrase) -> None:
+def test_graders_never_crash_on_broken_code(grader, fn, phrase, snapshot) -> None:
     verdict = grader(fn)
+    assert str(verdict) == snapshot
     assert not verdict.passed and any(phrase in p for p in verdict.problems), str(verdict)
 
 
@@ -606,3 +632,38 @@ def test_a_failing_call_is_named_by_the_exercise_signature(grader) -> None:
     assert grader(_raises).problems == [
         f"calling {SIGNATURES[grader]} raised ValueError: student bug"
     ]
+
+
+def _summary(value):
+    """What a grader handed over, in rounded numbers: tensors, models, optimizers, scalars."""
+    if isinstance(value, torch.Tensor):
+        v = value.detach().double()
+        out = {"shape": list(value.shape), "dtype": str(value.dtype)}
+        if v.numel() <= 24:
+            return {**out, "values": [round(a, 4) for a in v.flatten().tolist()]}
+        stats = (v.mean(), v.std(), v.min(), v.max())
+        return {**out, "mean std min max": [round(s.item(), 4) for s in stats]}
+    if isinstance(value, torch.nn.Module):
+        params = dict(value.named_parameters())
+        total = sum(p.detach().double().sum() for p in params.values())
+        small = {n: _summary(p)["values"] for n, p in params.items() if p.numel() <= 24}
+        return {"module": type(value).__name__, "sum": round(total.item(), 4), **small}
+    if isinstance(value, torch.optim.Optimizer):
+        return {"optimizer": type(value).__name__, "lr": value.defaults["lr"]}
+    if isinstance(value, float):
+        return round(value, 6)
+    return repr(value)
+
+
+@pytest.mark.parametrize("grader", list(BATTERIES), ids=lambda f: f.__name__)
+def test_each_grader_hands_over_the_reviewed_inputs(grader, snapshot) -> None:
+    """The inputs of every call of the reader's function, as they were reviewed."""
+    right = next(fn for fn, phrase in BATTERIES[grader] if phrase is PASS)
+    calls = []
+
+    def recording(*args):
+        calls.append([_summary(a) for a in args])
+        return right(*args)
+
+    assert grader(recording).passed
+    assert calls == snapshot
