@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import NamedTuple
 
 import pytest
 import torch
@@ -71,18 +72,19 @@ def test_calc_elbo_matches_an_independent_computation(model: VAE) -> None:
     assert result.elbo.shape == (6,) and result.elbo.dtype == torch.float32
 
 
-def test_calc_elbo_is_log_evidence_minus_kl_to_the_true_posterior() -> None:
-    """With a 2-D latent, log p(x) and KL(q(z|x) || p(z|x)) are integrals on a grid;
-    ELBO = log p(x) - KL(q || p(z|x)) up to the Monte-Carlo error of the reconstruction
-    term, whose variance the same grid gives."""
-    torch.manual_seed(0)
-    model = VAE(latent_dim=2).eval()
-    with torch.no_grad():  # a narrower q, away from the prior: a visible gap
-        model.fc_mu.weight.mul_(20.0)
-        model.fc_logvar.bias.fill_(-1.5)
-    x = random_binary_images(3, seed=8)
-    h = 0.1
-    axis = torch.arange(-6.0, 6.0 + h / 2, h, dtype=torch.float64)
+class GridPosterior(NamedTuple):
+    """log p(x), the posterior and q(z|x) of a 2-D latent model, on a grid of step h."""
+
+    log_px: Tensor  # (B,) float64
+    log_px_z: Tensor  # (G, B)
+    log_post: Tensor  # (G, B): log p(z|x)
+    log_q: Tensor  # (G, B): log q(z|x)
+    cell: float  # h², the area of one grid cell
+
+
+def grid_posterior(model: VAE, x: Tensor, half_width: float = 8.0, h: float = 0.1) -> GridPosterior:
+    """log p(x) = log sum_g p(x|z_g) p(z_g) h², with p(x|z) from the model's decoder."""
+    axis = torch.arange(-half_width, half_width + h / 2, h, dtype=torch.float64)
     z = torch.cartesian_prod(axis, axis)  # (G, 2)
     with torch.no_grad():
         logits = torch.cat([model.decode(c) for c in z.float().split(4096)])  # (G, 1, 28, 28)
@@ -93,13 +95,35 @@ def test_calc_elbo_is_log_evidence_minus_kl_to_the_true_posterior() -> None:
         log_px = torch.logsumexp(log_joint, 0) + 2 * math.log(h)  # (B,)
         mu, logvar = model.encode(x)
         log_q = Normal(mu.double(), torch.exp(0.5 * logvar.double())).log_prob(z[:, None]).sum(-1)
-        w = log_q.exp() * h * h  # q on the grid, (G, B)
+    return GridPosterior(log_px, log_px_z, log_joint - log_px, log_q, h * h)
+
+
+def two_d_model(logvar_bias: float) -> VAE:
+    """A 2-D VAE whose q(z|x) has its means spread out and sigma² = exp(logvar_bias)."""
+    torch.manual_seed(0)
+    model = VAE(latent_dim=2).eval()
+    with torch.no_grad():
+        model.fc_mu.weight.mul_(20.0)
+        model.fc_logvar.bias.fill_(logvar_bias)
+    return model
+
+
+def test_calc_elbo_is_log_evidence_minus_kl_to_the_true_posterior() -> None:
+    """With a 2-D latent, log p(x) and KL(q(z|x) || p(z|x)) are integrals on a grid;
+    ELBO = log p(x) - KL(q || p(z|x)) up to the Monte-Carlo error of the reconstruction
+    term, whose variance the same grid gives."""
+    model = two_d_model(logvar_bias=-1.5)  # a narrower q, away from the prior: a visible gap
+    x = random_binary_images(3, seed=8)
+    grid = grid_posterior(model, x)
+    with torch.no_grad():
+        w = grid.log_q.exp() * grid.cell  # q on the grid, (G, B)
         assert torch.allclose(w.sum(0), torch.ones(3, dtype=torch.float64), atol=1e-6)
-        kl_to_posterior = (w * (log_q - (log_joint - log_px))).sum(0)
-        recon_mean = (w * log_px_z).sum(0)
-        recon_var = (w * (log_px_z - recon_mean) ** 2).sum(0)
+        kl_to_posterior = (w * (grid.log_q - grid.log_post)).sum(0)
+        recon_mean = (w * grid.log_px_z).sum(0)
+        recon_var = (w * (grid.log_px_z - recon_mean) ** 2).sum(0)
         s = 2000
         result = calc_elbo(model, x, n_samples=s, generator=torch.Generator().manual_seed(1))
+    log_px = grid.log_px
     tolerance = 4 * (recon_var / s).sqrt() + 1e-3
     assert (kl_to_posterior > 0.25).all(), "the example must have a gap worth testing"
     assert ((result.elbo.double() - (log_px - kl_to_posterior)).abs() < tolerance).all(), (
@@ -108,6 +132,28 @@ def test_calc_elbo_is_log_evidence_minus_kl_to_the_true_posterior() -> None:
         tolerance,
     )
     assert (result.elbo.double() < log_px - 0.25).all()
+
+
+def test_log_likelihood_is_the_log_evidence_on_a_grid() -> None:
+    """The importance-sampled log p(x) (k = 2000) against log p(x) summed on a grid.
+
+    With weights w = p(x, z) / q(z|x), the estimate log((1/k) sum_k w_k) has a standard
+    deviation of about sqrt(chi²(p(z|x) || q) / k) (delta method), chi² = E_q[(p(z|x)/q)²] - 1
+    from the same grid; q is wide enough for a small chi² and off enough that the mean
+    of the log-weights (an ELBO) misses log p(x) by its KL, more than 0.5 nats.
+    """
+    model = two_d_model(logvar_bias=0.5)
+    x = random_binary_images(3, seed=8)
+    grid = grid_posterior(model, x)
+    chi2 = ((2 * grid.log_post - grid.log_q).exp() * grid.cell).sum(0) - 1
+    q_on_grid = grid.log_q.exp() * grid.cell
+    kl_to_posterior = (q_on_grid * (grid.log_q - grid.log_post)).sum(0)
+    k = 2000
+    with torch.no_grad():
+        got = log_likelihood(model, x, k=k, generator=torch.Generator().manual_seed(3))
+    tolerance = 4 * (chi2 / k).sqrt()
+    assert (tolerance < 0.15).all() and (kl_to_posterior > 0.5).all()
+    assert ((got.double() - grid.log_px).abs() < tolerance).all(), (got, grid.log_px, tolerance)
 
 
 class ConstantDecoder(nn.Module):
