@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import math
+import signal
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from conftest import TINY
 from vae_tutorial import CheckpointError, TrainConfig, log_likelihood
 from vae_tutorial import book as book_module
 from vae_tutorial.book import FULL, QUICK, cached_train, run_dir, sizes
+from vae_tutorial.checkpoint import load_checkpoint
 from vae_tutorial.data import fixed_binarization, load_mnist, seeded_generator
 from vae_tutorial.evaluate import evaluate_elbo
 from vae_tutorial.pretrained import ELBO_CHECK_IMAGES, available, export, metrics, pretrained
@@ -147,3 +150,32 @@ def test_chapter9_results_match_the_configs_that_produce_them() -> None:
         assert run["nll"]["value"] > 0
     with pytest.raises(FileNotFoundError, match="no shipped results"):
         shipped_results("chapter99")
+
+
+@pytest.mark.parametrize("name", ["beta-0", "beta-1", "beta-4", "warmup-5", "free-bits-0.5"])
+def test_chapter9_runs_start_as_their_configs_train(name: str, tmp_path: Path, monkeypatch) -> None:
+    """The first window of each shipped run, recomputed: its config trained for that many
+    steps (then stopped as Ctrl-C stops it) logs the same mean ELBO, KL and beta."""
+    from vae_tutorial.book import shipped_results
+
+    train_module = importlib.import_module("vae_tutorial.train")  # the package exports train()
+
+    run = shipped_results("chapter9")["runs"][name]
+    window = run["steps"]["window"]
+    real_step, calls = train_module.train_step, []
+
+    def step_then_stop(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == window:
+            signal.raise_signal(signal.SIGINT)  # handled by train(): stop after this step
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_step", step_then_stop)
+    config = TrainConfig.from_dict(run["train_config"])
+    with pytest.raises(train_module.TrainingInterrupted):
+        train_module.train(config, tmp_path, progress=False)
+    steps = load_checkpoint(tmp_path / "checkpoint.pt")["history"]["steps"]
+    assert len(steps["elbo"]) == window
+    for key in ("elbo", "kl", "beta"):
+        recomputed = sum(steps[key]) / window
+        assert recomputed == pytest.approx(run["steps"][key][0], rel=1e-4, abs=1e-5), key
