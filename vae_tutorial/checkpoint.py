@@ -2,7 +2,8 @@
 
 Holds `atomic_write` (temporary file in the same folder, flush, fsync, rename: a kill
 mid-write leaves the previous file intact), `save_checkpoint`, `load_checkpoint` (always
-`torch.load(weights_only=True)`, so no arbitrary code is unpickled) and `load_model`.
+`torch.load(weights_only=True)` after checking every record's CRC-32, so no arbitrary
+code is unpickled and no damaged byte loads) and `load_model`.
 It does not decide when to checkpoint (that is `train.py`).
 
 A checkpoint is a dict of tensors and plain Python values:
@@ -91,9 +92,12 @@ def _is_zip(path: Path) -> bool:
 def safe_load(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> Any:
     """`torch.load(weights_only=True)` of a file, with one clear error for each way it fails.
 
+    Every record's CRC-32 is checked first (zipfile's `testzip`): torch.load reads tensor
+    bytes unchecked, so a flipped bit in a weight would otherwise load silently.
+
     Raises:
-        CheckpointError: missing file; corrupt or truncated file; a file that would need
-            unsafe unpickling.
+        CheckpointError: missing file; corrupt or truncated file (a record failing its
+            CRC-32 included); a file that would need unsafe unpickling.
     """
     path = Path(path)
     if not path.is_file():
@@ -103,6 +107,17 @@ def safe_load(path: str | os.PathLike[str], map_location: str | torch.device = "
             f"{path} is not a readable checkpoint: it is truncated, corrupt, or not a file "
             "written by 'vae-tutorial train'; resume from an earlier checkpoint or train again"
         )
+    corrupt = (
+        f"{path} is corrupt or truncated ({{}}); "
+        "delete it and resume from an earlier checkpoint or train again"
+    )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()  # each record's CRC-32: torch.load checks none
+    except Exception as exc:
+        raise CheckpointError(corrupt.format(type(exc).__name__)) from exc
+    if damaged is not None:
+        raise CheckpointError(corrupt.format(f"record {damaged} fails its CRC-32 checksum"))
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -111,10 +126,7 @@ def safe_load(path: str | os.PathLike[str], map_location: str | torch.device = "
             "(only checkpoints written by vae-tutorial are accepted)"
         ) from exc
     except Exception as exc:
-        raise CheckpointError(
-            f"{path} is corrupt or truncated ({type(exc).__name__}); "
-            "delete it and resume from an earlier checkpoint or train again"
-        ) from exc
+        raise CheckpointError(corrupt.format(type(exc).__name__)) from exc
 
 
 def load_checkpoint(
