@@ -5,6 +5,7 @@
 #   make lab    JupyterLab on 127.0.0.1, on copies of the chapters in _build/lab/
 #   make pdf    the whole book as one PDF, _build/vae-book.pdf
 #   make mutation   mutation testing (mutmut) of the core modules, report in benchmarks/mutation.md
+#   make mutation-continue   go on with the mutants an interrupted run left unchecked
 #                   (not part of `make test`: hours on two cores; MUTANTS='vae_tutorial.elbo.*' narrows it)
 # For instructors:
 #   make student                    the student edition and autograders, in _build/student
@@ -29,7 +30,7 @@ ASSETS_STAMP := $(ASSETS)/.stamp
 WIDGETS_DIST := node_modules/@jupyter-widgets/html-manager/dist
 
 .PHONY: install system-packages site-assets book test lint test-package test-notebooks \
-	test-browser test-site test-pdf test-lab lab pdf student grade mutation clean
+	test-browser test-site test-pdf test-lab lab pdf student grade mutation mutation-continue clean
 
 install: $(STAMP) system-packages site-assets
 
@@ -122,6 +123,16 @@ mutation: install
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/mutmut run --max-children $(MUTATION_JOBS) $(MUTANTS) \
 	  || exit $$?; \
 	echo $$(( $$(date +%s) - start )) > mutants/run-seconds
+	$(BIN)/python benchmarks/mutation_report.py
+
+# Go on with the mutants an interrupted `make mutation` left unchecked (results are kept
+# per mutant in mutants/; a changed function is re-run); the run time adds up.
+mutation-continue: install
+	start=$$(date +%s); \
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/mutmut run --max-children $(MUTATION_JOBS) $(MUTANTS) \
+	  || exit $$?; \
+	echo $$(( $$(cat mutants/run-seconds 2>/dev/null || echo 0) + $$(date +%s) - start )) > mutants/run-seconds.new; \
+	mv mutants/run-seconds.new mutants/run-seconds
 	$(BIN)/python benchmarks/mutation_report.py
 
 student: install
