@@ -5,8 +5,8 @@
 #   make lab    JupyterLab on 127.0.0.1, on copies of the chapters in _build/lab/
 #   make pdf    the whole book as one PDF, _build/vae-book.pdf
 #   make mutation   mutation testing (mutmut) of the core modules, report in benchmarks/mutation.md
-#   make mutation-continue   go on with the mutants an interrupted run left unchecked
 #                   (not part of `make test`: hours on two cores; MUTANTS='vae_tutorial.elbo.*' narrows it)
+#   make mutation-continue   go on with the mutants an interrupted run left unchecked
 # For instructors:
 #   make student                    the student edition and autograders, in _build/student
 #   make grade SUBMISSIONS=DIR      grade DIR's notebooks into _build/grades/grades.{csv,json}
