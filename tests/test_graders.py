@@ -90,6 +90,7 @@ POSTERIOR = [
         lambda m, x: _float32(posterior(m, x)[1] * m.w * x / m.sigma**2, posterior(m, x)[1]),
         "offset b",
     ),
+    (lambda m, x: (posterior(m, x)[0], torch.ones(2)), "must be one number"),
 ]
 
 ELBO_TOY = [
@@ -155,6 +156,7 @@ KL = [
     (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv - 1), "expected (5,)"),
     (lambda mu, lv: kl_closed_form(mu, lv) * float("nan"), "NaN"),
     (lambda mu, lv: kl_closed_form(mu, lv).numpy(), "numpy"),
+    (lambda mu, lv: 1.1 * kl_closed_form(mu, lv), "the KL does not match"),
 ]
 
 
@@ -430,6 +432,18 @@ def slerp_unnormalized_angle(z_a, z_b, t):
     ) / torch.sin(omega)
 
 
+def slerp_refusing_parallel_codes(z_a, z_b, t):
+    if torch.cosine_similarity(z_a, z_b, dim=0) > 0.9999:
+        raise ValueError("z_a and z_b are parallel")
+    return slerp_correct(z_a, z_b, t)
+
+
+def slerp_with_a_transposed_fallback(z_a, z_b, t):
+    if torch.cosine_similarity(z_a, z_b, dim=0) > 0.9999:
+        return (1 - t) * z_a[:, None] + t * z_b[:, None]  # (D, T): the fallback's shape
+    return slerp_correct(z_a, z_b, t)
+
+
 SLERP = [
     (slerp_correct, PASS),
     (reference_slerp, PASS),
@@ -442,6 +456,8 @@ SLERP = [
     (lambda a, b, t: slerp_correct(a, b, t).T, "expected (6, 5)"),
     (lambda a, b, t: slerp_correct(a, b, t).numpy(), "numpy"),
     (lambda a, b, t: slerp_correct(a, b, t) + 0.01, "does not match"),
+    (slerp_refusing_parallel_codes, "raised ValueError"),
+    (slerp_with_a_transposed_fallback, "parallel vectors has shape"),
 ]
 
 
@@ -472,6 +488,7 @@ ACTIVE = [
     (lambda mu, th: mu.var(1) > th, "over the N images"),
     (lambda mu, th: mu.mean(0) > th, "active when"),
     (lambda mu, th: (mu.var(0) > th).numpy(), "numpy"),
+    (lambda mu, th: mu.var(0) > 2 * th, "active when"),
 ]
 
 

@@ -127,8 +127,13 @@ def call_on_model(fn: Callable[..., Any], model: nn.Module, *args: Any, name: st
         return call(fn, model, *args, name=name)
 
 
-def tensor(value: Any, what: str, shape: Sequence[int], finite: bool = True) -> Tensor:
-    """`value` as a float tensor of `shape`, or a StudentError naming what is wrong."""
+def tensor(
+    value: Any, what: str, shape: Sequence[int], finite: bool = True, per_example: bool = False
+) -> Tensor:
+    """`value` as a float tensor of `shape`, or a StudentError naming what is wrong.
+
+    `per_example`: the value holds one number per example (a wrong shape then says so).
+    """
     if type(value).__module__.startswith("numpy"):
         raise StudentError(
             f"{what} is a numpy {type(value).__name__}; return a torch.Tensor "
@@ -137,9 +142,10 @@ def tensor(value: Any, what: str, shape: Sequence[int], finite: bool = True) -> 
     if not isinstance(value, Tensor):
         raise StudentError(f"{what} must be a torch.Tensor, got {type(value).__name__}")
     if tuple(value.shape) != tuple(shape):
+        hint = " (one value per example: no mean or sum over the batch, no extra axes)"
         raise StudentError(
-            f"{what} has shape {tuple(value.shape)}; expected {tuple(shape)} "
-            "(one value per example: no mean or sum over the batch, no extra axes)"
+            f"{what} has shape {tuple(value.shape)}; expected {tuple(shape)}"
+            + (hint if per_example else "")
         )
     if finite and not torch.isfinite(value).all():
         raise StudentError(f"{what} contains NaN or infinite values")
