@@ -177,6 +177,7 @@ REPARAM = [
     (lambda mu, lv: mu + torch.exp(0.5 * lv) * torch.rand_like(mu), "does not follow"),
     (lambda mu, lv: reparam(mu, lv)[:10], "has shape (10, 3)"),
     (lambda mu, lv: None, "not finished yet"),
+    (lambda mu, lv: mu + 0.1 * torch.randn_like(mu), "does not follow"),
 ]
 
 
@@ -444,6 +445,12 @@ def slerp_with_a_transposed_fallback(z_a, z_b, t):
     return slerp_correct(z_a, z_b, t)
 
 
+def slerp_with_a_swapped_fallback(z_a, z_b, t):
+    if torch.cosine_similarity(z_a, z_b, dim=0) > 0.9999:
+        return (1 - t)[:, None] * z_b + t[:, None] * z_a
+    return slerp_correct(z_a, z_b, t)
+
+
 SLERP = [
     (slerp_correct, PASS),
     (reference_slerp, PASS),
@@ -458,6 +465,7 @@ SLERP = [
     (lambda a, b, t: slerp_correct(a, b, t) + 0.01, "does not match"),
     (slerp_refusing_parallel_codes, "raised ValueError"),
     (slerp_with_a_transposed_fallback, "parallel vectors has shape"),
+    (slerp_with_a_swapped_fallback, "between parallel vectors the path"),
 ]
 
 
@@ -672,14 +680,24 @@ def _summary(value):
     return repr(value)
 
 
+def _seed_just_set():
+    """The seed of torch's global generator if nothing was drawn since it was set, else None:
+    the seed a grader sets for the reader's random draws."""
+    seed = torch.initial_seed()
+    fresh = torch.Generator().manual_seed(seed).get_state()
+    return seed if torch.equal(fresh, torch.random.get_rng_state()) else None
+
+
 @pytest.mark.parametrize("grader", list(BATTERIES), ids=lambda f: f.__name__)
 def test_each_grader_hands_over_the_reviewed_inputs(grader, snapshot) -> None:
-    """The inputs of every call of the reader's function, as they were reviewed."""
+    """The inputs of every call of the reader's function, as they were reviewed, and the
+    seed the grader set for the reader's random draws (None: none set just before)."""
     right = next(fn for fn, phrase in BATTERIES[grader] if phrase is PASS)
     calls = []
+    torch.rand(1)  # from here on, a freshly seeded generator is the grader's doing
 
     def recording(*args):
-        calls.append([_summary(a) for a in args])
+        calls.append([_summary(a) for a in args] + [_seed_just_set()])
         return right(*args)
 
     assert grader(recording).passed
