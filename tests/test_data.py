@@ -292,8 +292,52 @@ def test_download_fetches_both_splits_into_the_root_and_verifies_them(
     calls.clear()
     broken = fake_torchvision(real_raw, calls, truncate="t10k-labels-idx1-ubyte")
     monkeypatch.setattr("torchvision.datasets.MNIST", broken)
-    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte"):
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte") as info:
         data_module.download(tmp_path / "other")
+    assert str(info.value).endswith(f"vae-tutorial download --data-dir {tmp_path / 'other'}")
+
+
+def test_download_of_fashion_mnist_checks_the_fashion_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The files share MNIST's names: they must be checked against Fashion-MNIST's hashes."""
+    system = Path(FASHION_MNIST_SPEC.system_dirs[0])
+    calls: list = []
+
+    def fetch(root: str, train: bool, download: bool, truncate: bool = False) -> None:
+        calls.append((root, train, download))
+        raw = Path(root) / "FashionMNIST" / "raw"
+        raw.mkdir(parents=True, exist_ok=True)
+        prefix = "train" if train else "t10k"
+        for name in (f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"):
+            data = gzip.decompress((system / f"{name}.gz").read_bytes())
+            (raw / name).write_bytes(data[:100] if truncate and not train else data)
+
+    monkeypatch.setattr("torchvision.datasets.FashionMNIST", fetch)
+    root = tmp_path / "root"
+    assert data_module.download(root, "fashion-mnist") == root
+    assert calls == [(str(root), True, True), (str(root), False, True)]
+    monkeypatch.setattr(
+        "torchvision.datasets.FashionMNIST",
+        lambda root, train, download: fetch(root, train, download, truncate=True),
+    )
+    with pytest.raises(DataError, match="t10k-images-idx3-ubyte is corrupt") as info:
+        data_module.download(tmp_path / "other", "fashion-mnist")
+    assert str(info.value).endswith(
+        f"vae-tutorial download --dataset fashion-mnist --data-dir {tmp_path / 'other'}"
+    )
+
+
+def test_load_fashion_mnist_without_download_does_not_fetch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list = []
+    monkeypatch.setattr("torchvision.datasets.FashionMNIST", lambda *a, **k: calls.append(a))
+    no_system_copy = dataclasses.replace(FASHION_MNIST_SPEC, system_dirs=())
+    monkeypatch.setitem(data_module.DATASETS, "fashion-mnist", no_system_copy)
+    with pytest.raises(DataError, match="FashionMNIST not found"):
+        load_fashion_mnist("test", tmp_path, download=False)
+    assert calls == []
 
 
 def test_a_download_error_without_a_message_is_named_by_its_type(
