@@ -362,6 +362,16 @@ def step_with_own_adam(model, optimizer, x):
     return _step(model, torch.optim.Adam(model.parameters(), lr=1e-3), x)
 
 
+def step_with_gradient_clipping(model, optimizer, x):
+    """Clipping the gradient's norm to 25 shortens this step by a sixth: not the step asked."""
+    loss = -calc_elbo(model, x).elbo.mean()
+    optimizer.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=25.0)
+    optimizer.step()
+    return loss.item()
+
+
 TRAIN_STEP = [
     (step_correct, PASS),
     (step_own_terms, PASS),
@@ -374,6 +384,7 @@ TRAIN_STEP = [
     (step_with_own_adam, "update differs"),
     (lambda m, o, x: [_step(m, o, x)], "must be a number"),
     (lambda m, o, x: float("nan"), "not a finite number"),
+    (step_with_gradient_clipping, "update differs"),
 ]
 
 
@@ -483,6 +494,7 @@ IWAE = [
     (lambda lw: torch.logsumexp(lw, 1) - math.log(lw.shape[1]), "over the K draws"),
     (lambda lw: torch.logsumexp(lw, 0).numpy(), "numpy"),
     (lambda lw: torch.logsumexp(lw, 0) - math.log(lw.shape[1]), "does not match"),
+    (lambda lw: torch.logsumexp(lw, 0, keepdim=True) - math.log(len(lw)), "one value per"),
 ]
 
 ACTIVE = [

@@ -167,8 +167,15 @@ def test_resuming_after_ctrl_c_matches_an_uninterrupted_run(
     monkeypatch.setattr(VAEObjective, "__call__", interrupt_at_step_5)
     with pytest.raises(TrainingInterrupted, match="--resume --out"):
         train(config, tmp_path / "split", progress=False)
-    assert load_checkpoint(tmp_path / "split" / "checkpoint.pt")["global_step"] == 5
+    ckpt_path = tmp_path / "split" / "checkpoint.pt"
+    saved = load_checkpoint(ckpt_path)
+    assert (saved["global_step"], saved["epoch"], saved["step_in_epoch"]) == (5, 1, 1)
     monkeypatch.setattr(VAEObjective, "__call__", original)
+    # One step of epoch 1 is done: an IWAE phase from epoch 1 would change a begun epoch.
+    iwae_from_1 = TrainConfig(**{**config.to_dict(), "iwae_samples": 3, "iwae_from_epoch": 1})
+    refusal = re.escape(f"{ckpt_path} was trained with another config (iwae_samples: 1 -> 3")
+    with pytest.raises(CheckpointError, match=refusal):
+        train(iwae_from_1, tmp_path / "split", resume=True, progress=False)
     resumed = train(config, tmp_path / "split", resume=True, progress=False)
 
     assert resumed.history == straight.history
