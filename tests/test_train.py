@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import io
 import math
 import os
@@ -127,9 +128,9 @@ def test_iwae_phase_config_and_learning_rate_schedule() -> None:
 
 
 def test_an_elbo_run_extended_by_an_iwae_phase_matches_a_run_planned_that_way(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    phased = TrainConfig(**{**TINY, "epochs": 2, "iwae_samples": 3, "iwae_from_epoch": 1,
+    phased = TrainConfig(**{**TINY, "epochs": 2, "iwae_samples": 2, "iwae_from_epoch": 1,
                             "iwae_lr": 3e-4})  # fmt: skip
     straight = train(phased, tmp_path / "straight", progress=False)
     steps = straight.history.steps
@@ -137,16 +138,46 @@ def test_an_elbo_run_extended_by_an_iwae_phase_matches_a_run_planned_that_way(
     assert len(steps["iwae"]) == len(steps["elbo"]) == 8
     assert steps["iwae"][:4] == steps["elbo"][:4], "epoch 0 trains the ELBO (L_1)"
     later = zip(steps["iwae"][4:], steps["elbo"][4:], strict=True)
-    assert all(bound > elbo for bound, elbo in later), "epoch 1 trains L_3 > mean log-weight"
+    assert all(bound > elbo for bound, elbo in later), "epoch 1 trains L_2 > mean log-weight"
 
     train(TrainConfig(**TINY), tmp_path / "extended", progress=False)
     extended = train(phased, tmp_path / "extended", resume=True, progress=False)
     assert extended.history == straight.history
     assert_same_weights(extended.model, straight.model)
 
-    other_k = TrainConfig(**{**phased.to_dict(), "iwae_samples": 2})
-    with pytest.raises(CheckpointError, match=r"iwae_samples: 3 -> 2"):
+    other_k = TrainConfig(**{**phased.to_dict(), "iwae_samples": 3})
+    with pytest.raises(CheckpointError, match=r"iwae_samples: 2 -> 3"):
         train(other_k, tmp_path / "straight", resume=True, progress=False)
+
+    # Stopped inside the IWAE phase (epoch 1, two steps in), resumed: the same run again.
+    train_module = importlib.import_module("vae_tutorial.train")  # the package exports train()
+    real_step, calls = train_module.train_step, []
+
+    def step_then_stop(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 6:
+            signal.raise_signal(signal.SIGINT)  # handled by train(): stop after this step
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_step", step_then_stop)
+    with pytest.raises(TrainingInterrupted):
+        train(phased, tmp_path / "split", progress=False)
+    monkeypatch.undo()
+    resumed = train(phased, tmp_path / "split", resume=True, progress=False)
+    assert resumed.history == straight.history
+    assert_same_weights(resumed.model, straight.model)
+
+
+def test_resuming_a_checkpoint_whose_weights_do_not_fit_names_it(
+    tiny_run: Path, tmp_path: Path
+) -> None:
+    ckpt = load_checkpoint(tiny_run)  # the shared run is only read
+    ckpt["model"].pop(next(iter(ckpt["model"])))
+    broken = tmp_path / "checkpoint.pt"
+    save_checkpoint(broken, ckpt)
+    config = TrainConfig.from_dict(ckpt["train_config"])
+    with pytest.raises(CheckpointError, match=re.escape(f"{broken}: weights do not fit")):
+        train(config, tmp_path, resume=True, progress=False)
 
 
 def test_resuming_after_ctrl_c_matches_an_uninterrupted_run(

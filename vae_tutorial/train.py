@@ -538,7 +538,7 @@ def _restore_run(ckpt_path: Path, config: TrainConfig, device: torch.device) -> 
     optimizer.load_state_dict(ckpt["optimizer"])
     history = History.from_dict(ckpt["history"])
     if config.iwae_samples > 1 and "iwae" not in history.steps:
-        history.steps["iwae"] = list(history.steps.get("elbo", []))  # L_1 is the ELBO
+        history.steps["iwae"] = list(history.steps["elbo"])  # L_1 is the ELBO
     torch.set_rng_state(ckpt["rng_torch"])
     return Run(
         model,
