@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import io
 import math
@@ -28,6 +29,7 @@ from vae_tutorial import (
     train,
 )
 from vae_tutorial.advanced import IWAEObjective
+from vae_tutorial.advanced.model import AdvancedVAEConfig
 from vae_tutorial.checkpoint import load_checkpoint, load_into, save_checkpoint
 from vae_tutorial.evaluate import evaluate_elbo
 from vae_tutorial.train import History, TrainingInterrupted, VAEObjective, lr_at, train_step
@@ -220,6 +222,38 @@ def test_more_epochs_can_be_added_on_resume(tmp_path: Path) -> None:
     assert two.history.steps["step"] == list(range(8))
 
 
+def test_resuming_keeps_the_training_time_and_may_change_the_device(
+    tiny_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """train_seconds adds up over resumes (a checkpoint without it counts from 0); with the
+    clock stopped during the resumed epoch, the total is exactly the saved time."""
+    train_module = importlib.import_module("vae_tutorial.train")  # the package exports train()
+    monkeypatch.setattr(train_module.time, "perf_counter", lambda: 5.0)  # a stopped clock
+    ckpt = load_checkpoint(tiny_run)
+    ckpt["train_config"]["device"] = "cuda"  # as if trained on a GPU
+    config = TrainConfig.from_dict({**ckpt["train_config"], "epochs": 2, "device": "cpu"})
+    for saved, expected in ((1234.5, 1234.5), (None, 0.0)):
+        out = tmp_path / str(saved)
+        if saved is None:
+            del ckpt["train_seconds"]  # written before the field existed
+        else:
+            ckpt["train_seconds"] = saved
+        out.mkdir()
+        save_checkpoint(out / "checkpoint.pt", ckpt)
+        train(config, out, resume=True, progress=False)  # "cuda" -> "cpu": allowed
+        assert load_checkpoint(out / "checkpoint.pt")["train_seconds"] == expected
+
+
+def test_a_refused_resume_lists_every_difference(tiny_run: Path) -> None:
+    other = TrainConfig(**{**TINY, "lr": 0.5, "seed": 3})
+    with pytest.raises(CheckpointError) as info:
+        train(other, tiny_run.parent, resume=True, progress=False)
+    assert str(info.value) == (
+        f"{tiny_run} was trained with another config (lr: 0.001 -> 0.5, seed: 0 -> 3); resume "
+        "with the same config (only epochs and device may change) or use a new output folder"
+    )
+
+
 def test_existing_checkpoint_is_not_overwritten(tiny_run: Path) -> None:
     before = tiny_run.read_bytes()
     with pytest.raises(CheckpointError, match=r"already exists.*--resume"):
@@ -379,6 +413,13 @@ def test_config_files_and_validation(tmp_path: Path) -> None:
     path.write_text("latent_dims = 2\n")
     with pytest.raises(ValueError, match="unknown config keys latent_dims"):
         TrainConfig.from_toml(path)
+    with pytest.raises(ValueError) as info:
+        TrainConfig.from_dict({"epochz": 3, "latent_dims": 2})
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    known |= {f.name for f in dataclasses.fields(AdvancedVAEConfig)}  # accepted at the top
+    assert str(info.value) == (
+        f"unknown config keys epochz, latent_dims; known keys: {', '.join(sorted(known))}"
+    )
     for bad in ({"epochs": 0}, {"batch_size": 0}, {"lr": -1.0}, {"beta": float("nan")}):
         with pytest.raises(ValueError):
             TrainConfig(**bad)
