@@ -460,7 +460,7 @@ def check_train_step(fn: Callable[[VAE, torch.optim.Optimizer, Tensor], Any]) ->
 
     def body(problems: list[str]) -> None:
         model, x = grader_model(logvar_shift=-30.0)
-        ref, mine = copy.deepcopy(model), copy.deepcopy(model)
+        ref, mine = model, copy.deepcopy(model)  # the reference steps the grader's own copy
         ref_opt = torch.optim.SGD(ref.parameters(), lr=TRAIN_LR)
         opt = torch.optim.SGD(mine.parameters(), lr=TRAIN_LR)
         ref_steps = []
