@@ -358,6 +358,14 @@ def step_loss_after_update(model, optimizer, x):
     return -calc_elbo(model, x).elbo.mean().item()
 
 
+def step_on_the_sum_returning_the_mean(model, optimizer, x):
+    return _step(model, optimizer, x, reduce=torch.sum) / len(x)
+
+
+def step_on_the_mean_returning_the_sum(model, optimizer, x):
+    return _step(model, optimizer, x) * len(x)
+
+
 def step_with_own_adam(model, optimizer, x):
     return _step(model, torch.optim.Adam(model.parameters(), lr=1e-3), x)
 
@@ -385,6 +393,8 @@ TRAIN_STEP = [
     (lambda m, o, x: [_step(m, o, x)], "must be a number"),
     (lambda m, o, x: float("nan"), "not a finite number"),
     (step_with_gradient_clipping, "update differs"),
+    (step_on_the_sum_returning_the_mean, "do not sum"),
+    (step_on_the_mean_returning_the_sum, "do not sum"),
 ]
 
 
