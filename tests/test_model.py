@@ -54,8 +54,20 @@ def test_reparameterize_has_the_posterior_moments() -> None:
 @pytest.mark.parametrize(
     ("x", "message"),
     [
-        (torch.rand(3, 28, 28), r"shape \(B, 1, 28, 28\).*unsqueeze"),
-        (torch.rand(3, 1, 32, 32), r"shape \(B, 1, 28, 28\)"),
+        (
+            torch.rand(3, 28, 28),
+            r"^expected images of shape \(B, 1, 28, 28\), got \(3, 28, 28\) "
+            r"\(add the channel axis with x.unsqueeze\(1\)\)$",
+        ),
+        (
+            torch.rand(3, 1, 32, 32),
+            r"^expected images of shape \(B, 1, 28, 28\), got \(3, 1, 32, 32\)$",
+        ),
+        (torch.rand(3, 1, 28, 28).tolist(), "^expected a torch.Tensor of images, got list$"),
+        (
+            torch.linspace(0.0, 1.5, 3 * 784).reshape(3, 1, 28, 28),
+            r"^image values must lie in \[0, 1\] \(Bernoulli likelihood\), got range \[0, 1.5\]",
+        ),
         (torch.rand(3, 1, 28, 28) * 255, r"\[0, 1\].*divide"),
         (
             torch.full((2, 1, 28, 28), float("nan")),
