@@ -73,7 +73,11 @@ def test_reparameterize_has_the_posterior_moments() -> None:
             torch.full((2, 1, 28, 28), float("nan")),
             "^images contain NaN or infinite values; clean the input first$",
         ),
-        (torch.randint(0, 2, (2, 1, 28, 28)), "floating-point"),
+        (
+            torch.randint(0, 2, (2, 1, 28, 28)),
+            r"^expected floating-point images in \[0, 1\], got dtype torch.int64; "
+            r"convert uint8 pixels with x.float\(\) / 255$",
+        ),
     ],
 )
 def test_bad_images_are_refused_with_a_clear_error(
