@@ -96,6 +96,20 @@ def test_sample_posterior_draws_once_by_default(model: VAE) -> None:
 def test_wrong_latent_size_is_refused(model: VAE) -> None:
     with pytest.raises(InputError, match="latent_dim=4"):
         model.decode(torch.randn(2, 16))
+    with pytest.raises(InputError) as info:
+        model.decode(torch.randn(5, 2, 16))  # (S, B, D) draws of the wrong size
+    assert str(info.value) == (
+        "z has last dimension 16 but this model has latent_dim=4; pass a tensor of shape (B, 4)"
+    )
+
+
+def test_the_convolutions_hold_their_weights_channels_last(model: VAE) -> None:
+    """The layout oneDNN runs fastest on CPUs (the model's constructor sets it)."""
+    convs = [
+        m for m in model.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d)
+    ]
+    assert convs
+    assert all(m.weight.is_contiguous(memory_format=torch.channels_last) for m in convs)
 
 
 @pytest.mark.parametrize(
