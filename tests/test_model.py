@@ -121,6 +121,11 @@ def test_invalid_configs_are_refused(kwargs: dict) -> None:
         VAEConfig(**kwargs)
 
 
+def test_a_one_dimensional_latent_space_is_allowed() -> None:
+    model = VAE(latent_dim=1)
+    assert model.encode(torch.rand(2, 1, 28, 28))[0].shape == (2, 1)
+
+
 def test_public_api_is_exported() -> None:
     import vae_tutorial
     from vae_tutorial import decode, encode
