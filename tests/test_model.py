@@ -121,9 +121,23 @@ def test_invalid_configs_are_refused(kwargs: dict) -> None:
         VAEConfig(**kwargs)
 
 
-def test_a_one_dimensional_latent_space_is_allowed() -> None:
-    model = VAE(latent_dim=1)
+def test_the_smallest_config_is_allowed_and_each_refusal_says_why() -> None:
+    model = VAE(config=VAEConfig(latent_dim=1, channels=(1, 1), hidden_dim=1, kernel_size=2))
     assert model.encode(torch.rand(2, 1, 28, 28))[0].shape == (2, 1)
+    refusals = {
+        "latent_dim": (0, "latent_dim must be at least 1, got 0"),
+        "channels": ((4, 0), "channels must be two positive numbers (28 -> 14 -> 7), got (4, 0)"),
+        "hidden_dim": (0, "hidden_dim must be positive, got 0"),
+        "kernel_size": (
+            3,
+            "kernel_size must be an even number >= 2 (so that stride 2 halves 28 -> 14 -> 7), "
+            "got 3",
+        ),
+    }
+    for field, (value, message) in refusals.items():
+        with pytest.raises(ValueError) as info:
+            VAEConfig(**{field: value})
+        assert str(info.value) == message
 
 
 def test_public_api_is_exported() -> None:
