@@ -254,6 +254,14 @@ def test_a_refused_resume_lists_every_difference(tiny_run: Path) -> None:
     )
 
 
+def test_a_checkpoint_names_the_format_and_package_version_that_wrote_it(tiny_run: Path) -> None:
+    import vae_tutorial
+
+    ckpt = load_checkpoint(tiny_run)
+    assert (ckpt["format"], ckpt["format_version"]) == ("vae-tutorial-checkpoint", 1)
+    assert ckpt["package_version"] == vae_tutorial.__version__
+
+
 def test_existing_checkpoint_is_not_overwritten(tiny_run: Path) -> None:
     before = tiny_run.read_bytes()
     with pytest.raises(CheckpointError, match=r"already exists.*--resume"):
