@@ -11,7 +11,6 @@ kill the checkpoint on disk must load.
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -23,7 +22,7 @@ import pytest
 import torch
 
 from vae_tutorial import TrainConfig, VAEConfig, load_model, train
-from vae_tutorial.checkpoint import atomic_write, load_checkpoint
+from vae_tutorial.checkpoint import load_checkpoint
 
 SMALL = VAEConfig(latent_dim=4, channels=(8, 16), hidden_dim=32)
 TINY_TOML = """
@@ -130,19 +129,6 @@ def test_sigkill_during_a_checkpoint_write_keeps_the_previous_one(tmp_path: Path
                     progress=False)  # fmt: skip
     assert resumed.history.epochs["epoch"] == [0, 1]
     assert not list(tmp_path.glob(".checkpoint.pt.*.tmp"))
-
-
-def test_atomic_write_leaves_the_old_file_on_error(tmp_path: Path) -> None:
-    target = tmp_path / "file.bin"
-    target.write_bytes(b"old")
-
-    def fail(f) -> None:
-        f.write(b"new but incomplete")
-        raise OSError("disk full")
-
-    with pytest.raises(OSError, match="disk full"):
-        atomic_write(target, fail)
-    assert target.read_bytes() == b"old" and os.listdir(tmp_path) == ["file.bin"]
 
 
 def test_same_seed_gives_bit_identical_runs(tmp_path: Path) -> None:
