@@ -171,6 +171,13 @@ def test_an_elbo_run_extended_by_an_iwae_phase_matches_a_run_planned_that_way(
     assert_same_weights(resumed.model, straight.model)
 
 
+def test_load_model_names_the_checkpoint_it_refuses(tiny_run: Path) -> None:
+    latent = load_checkpoint(tiny_run)["model_config"]["latent_dim"]
+    with pytest.raises(CheckpointError) as info:
+        load_model(tiny_run, latent_dim=latent + 1)
+    assert str(info.value).startswith(f"{tiny_run} holds a model with latent_dim={latent}, ")
+
+
 def test_resuming_a_checkpoint_whose_weights_do_not_fit_names_it(
     tiny_run: Path, tmp_path: Path
 ) -> None:
