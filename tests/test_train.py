@@ -171,11 +171,50 @@ def test_an_elbo_run_extended_by_an_iwae_phase_matches_a_run_planned_that_way(
     assert_same_weights(resumed.model, straight.model)
 
 
-def test_load_model_names_the_checkpoint_it_refuses(tiny_run: Path) -> None:
+def test_load_model_names_the_checkpoint_it_refuses(tiny_run: Path, tmp_path: Path) -> None:
+    """Each refusal written out in full; a checkpoint of another architecture loads as it."""
+    from vae_tutorial.checkpoint import safe_load
+
     latent = load_checkpoint(tiny_run)["model_config"]["latent_dim"]
+    refusals: dict[Path, str] = {}
     with pytest.raises(CheckpointError) as info:
         load_model(tiny_run, latent_dim=latent + 1)
-    assert str(info.value).startswith(f"{tiny_run} holds a model with latent_dim={latent}, ")
+    assert str(info.value) == (
+        f"{tiny_run} holds a model with latent_dim={latent}, but latent_dim={latent + 1} was "
+        f"asked for; pass --latent-dim {latent} or pick the checkpoint of the model you want"
+    )
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a zip archive")
+    refusals[junk] = (
+        f"{junk} is not a readable checkpoint: it is truncated, corrupt, or not a file "
+        "written by 'vae-tutorial train'; resume from an earlier checkpoint or train again"
+    )
+    original = tiny_run.read_bytes()
+    bad_directory = tmp_path / "directory.pt"  # the central directory's first signature broken
+    at = original.index(b"PK\x01\x02")
+    bad_directory.write_bytes(original[:at] + b"XX" + original[at + 2 :])
+    refusals[bad_directory] = (
+        f"{bad_directory} is corrupt or truncated (BadZipFile); "
+        "delete it and resume from an earlier checkpoint or train again"
+    )
+    ckpt = load_checkpoint(tiny_run)
+    ckpt["model_config"] = {**ckpt["model_config"], "latent_dim": 0}
+    bad_config = tmp_path / "config.pt"
+    save_checkpoint(bad_config, ckpt)
+    refusals[bad_config] = f"{bad_config} has an invalid model_config: " + (
+        "latent_dim must be at least 1, got 0"
+    )
+    for path, message in refusals.items():
+        with pytest.raises(CheckpointError) as info:
+            load_model(path)
+        assert str(info.value) == message
+
+    small = VAE(latent_dim=3)
+    other = tmp_path / "small.pt"
+    save_checkpoint(other, {**load_checkpoint(tiny_run), "model_config": small.config.to_dict(),
+                            "model": small.state_dict()})  # fmt: skip
+    assert load_model(other).latent_dim == 3
+    assert safe_load(tiny_run)["format"] == "vae-tutorial-checkpoint"  # on the CPU by default
 
 
 def test_resuming_a_checkpoint_whose_weights_do_not_fit_names_it(
