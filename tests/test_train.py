@@ -197,6 +197,19 @@ def test_load_model_names_the_checkpoint_it_refuses(tiny_run: Path, tmp_path: Pa
         f"{bad_directory} is corrupt or truncated (BadZipFile); "
         "delete it and resume from an earlier checkpoint or train again"
     )
+    other_zip = tmp_path / "other.zip"  # a sound zip archive, but not one torch.save wrote
+    with zipfile.ZipFile(other_zip, "w") as archive:
+        archive.writestr("notes.txt", "hello")
+    refusals[other_zip] = (
+        f"{other_zip} is corrupt or truncated (RuntimeError); "
+        "delete it and resume from an earlier checkpoint or train again"
+    )
+    unsafe = tmp_path / "unsafe.pt"  # would need a class unpickled: never loaded
+    torch.save({"config": argparse.Namespace(lr=1.0)}, unsafe)
+    refusals[unsafe] = (
+        f"{unsafe} holds objects that only unsafe unpickling could load; refusing it "
+        "(only checkpoints written by vae-tutorial are accepted)"
+    )
     ckpt = load_checkpoint(tiny_run)
     ckpt["model_config"] = {**ckpt["model_config"], "latent_dim": 0}
     bad_config = tmp_path / "config.pt"
