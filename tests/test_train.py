@@ -592,14 +592,14 @@ def test_atomic_write_fills_a_hidden_temporary_file_beside_the_target(tmp_path: 
         f.write(b"new")
         seen.append(sorted(p.name for p in target.parent.iterdir()))
 
-    previous_umask = os.umask(0o027)
+    previous_umask = os.umask(0o022)
     try:
         atomic_write(target, write)
     finally:
         os.umask(previous_umask)
     assert len(seen[0]) == 1 and re.fullmatch(r"\.checkpoint\.pt\..+\.tmp", seen[0][0])
     assert target.read_bytes() == b"new" and sorted(target.parent.iterdir()) == [target]
-    assert stat.S_IMODE(target.stat().st_mode) == 0o640, "0o666 less the umask, not mkstemp's 0600"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644, "0o666 less the umask, not mkstemp's 0600"
 
 
 def test_atomic_write_leaves_the_old_file_on_error(tmp_path: Path) -> None:
