@@ -183,14 +183,16 @@ def test_load_model_names_the_checkpoint_it_refuses(tiny_run: Path, tmp_path: Pa
         f"{tiny_run} holds a model with latent_dim={latent}, but latent_dim={latent + 1} was "
         f"asked for; pass --latent-dim {latent} or pick the checkpoint of the model you want"
     )
-    junk = tmp_path / "junk.pt"
+    folder = tmp_path / "run{0}"  # braces in a folder name are printed as they are
+    folder.mkdir()
+    junk = folder / "junk.pt"
     junk.write_bytes(b"not a zip archive")
     refusals[junk] = (
         f"{junk} is not a readable checkpoint: it is truncated, corrupt, or not a file "
         "written by 'vae-tutorial train'; resume from an earlier checkpoint or train again"
     )
     original = tiny_run.read_bytes()
-    bad_directory = tmp_path / "directory.pt"  # the central directory's first signature broken
+    bad_directory = folder / "directory.pt"  # the central directory's first signature broken
     at = original.index(b"PK\x01\x02")
     bad_directory.write_bytes(original[:at] + b"XX" + original[at + 2 :])
     refusals[bad_directory] = (

@@ -107,17 +107,20 @@ def safe_load(path: str | os.PathLike[str], map_location: str | torch.device = "
             f"{path} is not a readable checkpoint: it is truncated, corrupt, or not a file "
             "written by 'vae-tutorial train'; resume from an earlier checkpoint or train again"
         )
-    corrupt = (
-        f"{path} is corrupt or truncated ({{}}); "
-        "delete it and resume from an earlier checkpoint or train again"
-    )
+
+    def corrupt(reason: str) -> str:
+        return (
+            f"{path} is corrupt or truncated ({reason}); "
+            "delete it and resume from an earlier checkpoint or train again"
+        )
+
     try:
         with zipfile.ZipFile(path) as archive:
             damaged = archive.testzip()  # each record's CRC-32: torch.load checks none
     except Exception as exc:
-        raise CheckpointError(corrupt.format(type(exc).__name__)) from exc
+        raise CheckpointError(corrupt(type(exc).__name__)) from exc
     if damaged is not None:
-        raise CheckpointError(corrupt.format(f"record {damaged} fails its CRC-32 checksum"))
+        raise CheckpointError(corrupt(f"record {damaged} fails its CRC-32 checksum"))
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -126,7 +129,7 @@ def safe_load(path: str | os.PathLike[str], map_location: str | torch.device = "
             "(only checkpoints written by vae-tutorial are accepted)"
         ) from exc
     except Exception as exc:
-        raise CheckpointError(corrupt.format(type(exc).__name__)) from exc
+        raise CheckpointError(corrupt(type(exc).__name__)) from exc
 
 
 def load_checkpoint(

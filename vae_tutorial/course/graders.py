@@ -692,7 +692,7 @@ def check_active_units(fn: Callable[[Tensor, float], Any]) -> Verdict:
                 problems.append(
                     "the variance subtracts the mean over images: Var_x(E_q[z_u|x]), not E_x[mu²]"
                 )
-            elif torch.equal(mask, active_units(mu, 0.01)):  # at 0.01 the mask is right
+            elif torch.equal(mask, active_units(mu, 0.01)):  # the mask of a fixed 0.01
                 problems.append("use the threshold argument instead of a fixed 0.01")
             else:
                 problems.append("a unit is active when Var_x(E_q[z_u|x]) > threshold")
