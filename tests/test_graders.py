@@ -267,6 +267,38 @@ def elbo_batch_mean(model, x):
     return tuple(t.mean() for t in elbo_correct(model, x))
 
 
+def elbo_kl_added(model, x):
+    elbo, recon, kl = elbo_correct(model, x)
+    return recon + kl, recon, kl
+
+
+def _with_kl(kl_of):
+    def calc(model, x):
+        mu, logvar = model.encode(x)
+        recon = _terms(model, x, reparam(mu, logvar))[0]
+        kl = kl_of(mu, logvar)
+        return recon - kl, recon, kl
+
+    return calc
+
+
+def elbo_half_exp_logvar_as_sigma(model, x):
+    mu, logvar = model.encode(x)
+    recon, kl = _terms(model, x, mu + 0.5 * torch.exp(logvar) * torch.randn_like(mu))
+    return recon - kl, recon, kl
+
+
+def elbo_torch_normal_kept(model, x):
+    mu, logvar = model.encode(x)
+    recon, kl = _terms(model, x, torch.normal(mu, torch.exp(0.5 * logvar)))
+    return recon - kl, recon, kl
+
+
+def elbo_no_grad(model, x):
+    with torch.no_grad():
+        return elbo_correct(model, x)
+
+
 def elbo_changes_the_model(model, x):
     with torch.no_grad():
         model.fc_mu.weight.zero_()
@@ -288,6 +320,13 @@ CALC_ELBO = [
     (elbo_batch_mean, "expected (8,)"),
     (elbo_changes_the_model, "changed the model's parameters"),
     (lambda m, x: tuple(t.detach().numpy() for t in elbo_correct(m, x)), "numpy"),
+    (elbo_kl_added, "you added the KL"),
+    (_with_kl(lambda mu, lv: kl_closed_form(mu, lv) / mu.shape[1]), "instead of averaging"),
+    (_with_kl(lambda mu, lv: 0.5 * (mu**2 + (2 * lv).exp() - 2 * lv - 1).sum(1)), "not log σ"),
+    (_with_kl(lambda mu, lv: 2 * kl_closed_form(mu, lv)), "closed form of eq. `kl-gauss`"),
+    (elbo_half_exp_logvar_as_sigma, "z must be a draw from q(z|x)"),
+    (elbo_torch_normal_kept, "no gradient reaches"),
+    (elbo_no_grad, "under torch.no_grad()"),
 ]
 
 

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -52,6 +53,8 @@ BATCH, LATENT = 8, 4
 NOISE_CALLS = 25  # calls of the reader's calc_elbo whose draws of z are pooled
 SAMPLE_N = 4000  # images drawn from the reader's sampler
 REPARAM_N = 20000  # draws per dimension for the reparameterization statistics
+CALC_ELBO_CALL = "calc_elbo(model, x)"  # how the feedback names the reader's function
+ELBO_FIELDS = ("elbo", "recon_ll", "kl")  # what it returns, in this order or by these names
 TRAIN_LR = 1e-3  # the SGD step of check_train_step (plain SGD: the update shows the loss scale)
 
 # (w, b, sigma, x): no 1s or 0s, so swapped variances and forgotten b show; w is not 2
@@ -242,8 +245,10 @@ def check_reparameterize(fn: Callable[[Tensor, Tensor], Any]) -> Verdict:
 # ---------------------------------------------------------------------------- chapter 4
 
 
-def _spy_decode(model: VAE) -> list[Tensor]:
-    """Record every z the model decodes (an instance attribute shadows the method)."""
+@contextmanager
+def _decoded_z(model: VAE) -> Iterator[list[Tensor]]:
+    """Record every z that `model` decodes while the block runs (an instance attribute
+    shadows the method, and is removed at the end)."""
     seen: list[Tensor] = []
     decode = model.decode
 
@@ -252,7 +257,17 @@ def _spy_decode(model: VAE) -> list[Tensor]:
         return decode(z)
 
     model.decode = recording_decode  # type: ignore[method-assign]
-    return seen
+    try:
+        yield seen
+    finally:
+        del model.decode
+
+
+def _elbo_terms(fn: Callable, model: VAE, x: Tensor, restore: bool = True) -> tuple[Any, ...]:
+    """The reader's (elbo, recon_ll, kl) of `x`, as returned; `restore`: the model is put
+    back as it was (a change is a FAIL), else left as the call leaves it."""
+    run = call_on_model if restore else call
+    return fields(run(fn, model, x, name=CALC_ELBO_CALL), ELBO_FIELDS, CALC_ELBO_CALL)
 
 
 def _saturated(model: VAE) -> VAE:
@@ -276,18 +291,12 @@ def check_calc_elbo(fn: Callable[[VAE, Tensor], Any]) -> Verdict:
 
     def body(problems: list[str]) -> None:
         model, x = grader_model()
-        name = "calc_elbo(model, x)"
-        spy = copy.deepcopy(model)
-        seen = _spy_decode(spy)
         torch.manual_seed(1)
-        out = call_on_model(fn, spy, x, name=name)
+        with _decoded_z(model) as seen:
+            terms = _elbo_terms(fn, model, x)
         elbo, recon, kl = (
             tensor(t, f"the {n}", (BATCH,), per_example=True)
-            for n, t in zip(
-                ("elbo", "recon_ll", "kl"),
-                fields(out, ("elbo", "recon_ll", "kl"), name),
-                strict=True,
-            )
+            for n, t in zip(ELBO_FIELDS, terms, strict=True)
         )
 
         with torch.no_grad():
@@ -341,13 +350,10 @@ def check_calc_elbo(fn: Callable[[VAE, Tensor], Any]) -> Verdict:
 def _noise_problems(fn: Callable, model: VAE, x: Tensor, mu: Tensor, logvar: Tensor) -> list[str]:
     """The decoded z, standardized with the reference mu and sigma, must look like N(0, I)."""
     draws = []
-    spy = copy.deepcopy(model)
-    seen = _spy_decode(spy)
     torch.manual_seed(4)
-    with torch.no_grad():
+    with torch.no_grad(), _decoded_z(model) as seen:
         for _ in range(NOISE_CALLS):
-            seen.clear()
-            call_on_model(fn, spy, x, name="calc_elbo(model, x)")
+            _elbo_terms(fn, model, x)
             draws.append(seen[-1].reshape(-1, BATCH, LATENT))
     z = torch.cat(draws).double()  # (calls * S, B, D)
     eps = (z - mu.double()) / (0.5 * logvar.double()).exp()
@@ -367,8 +373,7 @@ def _noise_problems(fn: Callable, model: VAE, x: Tensor, mu: Tensor, logvar: Ten
 
 def _underflow_problems(fn: Callable, model: VAE, x: Tensor) -> list[str]:
     torch.manual_seed(2)
-    out = call_on_model(fn, _saturated(model), torch.zeros_like(x), name="calc_elbo")
-    recon = fields(out, ("elbo", "recon_ll", "kl"), "calc_elbo")[1]
+    recon = _elbo_terms(fn, _saturated(model), torch.zeros_like(x))[1]
     if isinstance(recon, Tensor) and not torch.isfinite(recon).all():
         return [
             "log p(x|z) is −inf for confident pixels: sigmoid(logits) underflows to 0 "
@@ -379,18 +384,21 @@ def _underflow_problems(fn: Callable, model: VAE, x: Tensor) -> list[str]:
 
 
 def _gradient_problems(fn: Callable, model: VAE, x: Tensor) -> list[str]:
-    """Backpropagate the reconstruction term alone: it must reach fc_mu and fc_logvar."""
-    fresh = copy.deepcopy(model)
+    """Differentiate the reconstruction term alone: it must reach fc_mu and fc_logvar
+    (torch.normal's gradients are zeros, a detached z's are None)."""
     torch.manual_seed(3)
-    recon = fields(call(fn, fresh, x, name="calc_elbo"), ("elbo", "recon_ll", "kl"), "")[1]
-    if isinstance(recon, Tensor) and recon.requires_grad:
-        recon.sum().backward()
-    grads = [fresh.fc_mu.weight.grad, fresh.fc_logvar.weight.grad]
+    recon = _elbo_terms(fn, model, x, restore=False)[1]  # (B,), checked by the caller
+    weights = (model.fc_mu.weight, model.fc_logvar.weight)
+    grads = (
+        torch.autograd.grad(recon.sum(), weights, allow_unused=True)
+        if recon.requires_grad
+        else (None, None)
+    )
     if any(g is None or g.abs().sum() == 0 for g in grads):
         return [
             "no gradient reaches the encoder's mu and logvar through log p(x|z): draw "
             "z = mu + σ · eps from them (the reparameterization trick, eq. `reparam`), "
-            "not with torch.normal or .detach()"
+            "not with torch.normal, .detach() or under torch.no_grad()"
         ]
     return []
 
@@ -403,19 +411,17 @@ def check_sample(fn: Callable[[VAE, int], Any]) -> Verdict:
 
     def body(problems: list[str]) -> None:
         model, _ = grader_model()
-        spy = copy.deepcopy(model)
         used_encoder: list[bool] = []
-        seen = _spy_decode(spy)
-        encode = spy.encode
+        encode = model.encode
 
         def trap_encode(x: Tensor) -> tuple[Tensor, Tensor]:
             used_encoder.append(True)
             return encode(x)
 
-        spy.encode = trap_encode  # type: ignore[method-assign]
+        model.encode = trap_encode  # type: ignore[method-assign]
         torch.manual_seed(5)
-        with torch.no_grad():
-            out = call_on_model(fn, spy, SAMPLE_N, name="sample(model, n)")
+        with torch.no_grad(), _decoded_z(model) as seen:
+            out = call_on_model(fn, model, SAMPLE_N, name="sample(model, n)")
         if used_encoder:
             problems.append(
                 "sampling needs no encoder: draw z from the prior N(0, I), "
