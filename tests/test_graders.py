@@ -268,7 +268,7 @@ def elbo_batch_mean(model, x):
 
 
 def elbo_kl_added(model, x):
-    elbo, recon, kl = elbo_correct(model, x)
+    recon, kl = elbo_correct(model, x)[1:]
     return recon + kl, recon, kl
 
 
