@@ -44,12 +44,21 @@ def assert_same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
 
 
 def test_a_short_run_improves_the_test_elbo(tmp_path: Path, mnist_test_images) -> None:
-    config = TrainConfig(**{**TINY, "subset": 512, "epochs": 3})
+    config = TrainConfig(**{**TINY, "subset": 512, "epochs": 3, "model": VAEConfig(latent_dim=8)})
     torch.manual_seed(config.seed)
     untrained = evaluate_elbo(VAE(config=config.model), mnist_test_images).elbo.mean()
     result = train(config, tmp_path, progress=False)
-    test_elbo = result.history.epochs["test_elbo"]
-    assert len(test_elbo) == 3 and len(result.history.steps["elbo"]) == 3 * 8
+    assert result.model.latent_dim == 8
+    epochs, step_elbo = result.history.epochs, result.history.steps["elbo"]
+    assert epochs["epoch"] == [0, 1, 2] and epochs["step"] == [8, 16, 24]  # index, steps done
+    assert len(step_elbo) == 3 * 8  # 512 images in batches of 64
+    epoch_means = [sum(step_elbo[8 * e : 8 * (e + 1)]) / 8 for e in range(3)]
+    assert epochs["train_elbo"] == pytest.approx(epoch_means, rel=1e-12)
+    final = evaluate_elbo(result.model, mnist_test_images)  # eval_images: the same 256
+    assert [epochs[f"test_{term}"][-1] for term in ("elbo", "recon_ll", "kl")] == pytest.approx(
+        [getattr(final, term).mean().item() for term in ("elbo", "recon_ll", "kl")], rel=1e-6
+    )
+    test_elbo = epochs["test_elbo"]
     assert test_elbo[-1] > test_elbo[0] > untrained.item()
     assert test_elbo[-1] > -250, "three epochs on 512 images reach about -200 nats"
     assert (tmp_path / "history.json").exists()

@@ -287,9 +287,10 @@ class History:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> History:
+        """The inverse of `to_dict`: both tables, as lists."""
         return cls(
-            steps={k: list(v) for k, v in d.get("steps", {}).items()},
-            epochs={k: list(v) for k, v in d.get("epochs", {}).items()},
+            steps={k: list(v) for k, v in d["steps"].items()},
+            epochs={k: list(v) for k, v in d["epochs"].items()},
         )
 
     @classmethod
