@@ -254,7 +254,7 @@ def test_resuming_a_checkpoint_whose_weights_do_not_fit_names_it(
 
 
 def test_resuming_after_ctrl_c_matches_an_uninterrupted_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     config = TrainConfig(**{**TINY, "epochs": 2, "checkpoint_every": 3})
     straight = train(config, tmp_path / "straight", progress=False)
@@ -280,7 +280,12 @@ def test_resuming_after_ctrl_c_matches_an_uninterrupted_run(
     refusal = re.escape(f"{ckpt_path} was trained with another config (iwae_samples: 1 -> 3")
     with pytest.raises(CheckpointError, match=refusal):
         train(iwae_from_1, tmp_path / "split", resume=True, progress=False)
-    resumed = train(config, tmp_path / "split", resume=True, progress=False)
+    capsys.readouterr()
+    resumed = train(config, tmp_path / "split", resume=True, progress=True)
+    frames = [f for f in capsys.readouterr().err.split("\r") if f]  # tqdm redraws after \r
+    assert frames[0].startswith("epoch 2/2:  25%") and "| 1/4 [" in frames[0]  # 1 of 4 done
+    assert frames[-2].startswith("epoch 2/2: 100%") and "| 4/4 [" in frames[-2]
+    assert "elbo=" in frames[-2] and frames[-1].strip() == ""  # cleared at the epoch's end
 
     assert resumed.history == straight.history
     assert_same_weights(resumed.model, straight.model)
