@@ -33,7 +33,17 @@ from vae_tutorial.advanced import IWAEObjective
 from vae_tutorial.advanced.model import AdvancedVAEConfig
 from vae_tutorial.checkpoint import load_checkpoint, load_into, save_checkpoint
 from vae_tutorial.evaluate import evaluate_elbo
-from vae_tutorial.train import History, TrainingInterrupted, VAEObjective, lr_at, train_step
+from vae_tutorial.train import (
+    FreeBitsObjective,
+    History,
+    TrainingInterrupted,
+    VAEObjective,
+    lr_at,
+    make_objective,
+    train_step,
+)
+
+train_module = importlib.import_module("vae_tutorial.train")  # the package exports train()
 
 
 def assert_same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
@@ -48,10 +58,16 @@ def test_a_short_run_improves_the_test_elbo(tmp_path: Path, mnist_test_images) -
     torch.manual_seed(config.seed)
     untrained = evaluate_elbo(VAE(config=config.model), mnist_test_images).elbo.mean()
     result = train(config, tmp_path, progress=False)
-    assert result.model.latent_dim == 8
+    assert result.model.latent_dim == 8 and all(
+        w.is_contiguous(memory_format=torch.channels_last)
+        for w in result.model.parameters()
+        if w.dim() == 4
+    )
     epochs, step_elbo = result.history.epochs, result.history.steps["elbo"]
     assert epochs["epoch"] == [0, 1, 2] and epochs["step"] == [8, 16, 24]  # index, steps done
     assert len(step_elbo) == 3 * 8  # 512 images in batches of 64
+    assert set(result.history.steps) == {"step", "epoch", "elbo", "recon_ll", "kl", "beta"}
+    assert result.history.steps["epoch"] == [e for e in range(3) for _ in range(8)]
     epoch_means = [sum(step_elbo[8 * e : 8 * (e + 1)]) / 8 for e in range(3)]
     assert epochs["train_elbo"] == pytest.approx(epoch_means, rel=1e-12)
     final = evaluate_elbo(result.model, mnist_test_images)  # eval_images: the same 256
@@ -127,6 +143,8 @@ def test_iwae_phase_config_and_learning_rate_schedule() -> None:
     assert lrs == pytest.approx(expected)
     constant = TrainConfig(epochs=4, iwae_samples=5, iwae_from_epoch=2, iwae_lr=3e-4)
     assert [lr_at(constant, s, 10) for s in (0, 19, 20, 39)] == [1e-3, 1e-3, 3e-4, 3e-4]
+    pair = TrainConfig(epochs=4, iwae_samples=2, iwae_from_epoch=2)  # no iwae_lr: lr goes on
+    assert [pair.phase(e) for e in (1, 2)] == [(0, 2, 1e-3), (2, 4, 1e-3)]
     whole_run = TrainConfig(epochs=4, iwae_samples=5, iwae_lr=3e-4, lr_schedule="cosine")
     assert whole_run.iwae_samples_at(0) == 5 and lr_at(whole_run, 0, 10) == pytest.approx(1e-3)
     for bad, message in [
@@ -137,6 +155,43 @@ def test_iwae_phase_config_and_learning_rate_schedule() -> None:
     ]:
         with pytest.raises(ValueError, match=message):
             TrainConfig(epochs=4, **bad)
+
+
+def test_make_objective_builds_the_loss_the_config_asks_for_in_each_epoch() -> None:
+    free = make_objective(TrainConfig(beta=0.5, free_bits=0.25), epoch=0, warmup_steps=7)
+    assert type(free) is FreeBitsObjective
+    assert (free.beta, free.warmup_steps, free.free_bits) == (0.5, 7, 0.25)
+    plain = make_objective(TrainConfig(beta=0.5), epoch=0, warmup_steps=7)
+    assert type(plain) is VAEObjective and (plain.beta, plain.warmup_steps) == (0.5, 7)
+    phased = TrainConfig(epochs=2, iwae_samples=3, iwae_from_epoch=1)
+    assert type(make_objective(phased, epoch=0, warmup_steps=0)) is VAEObjective
+    iwae = make_objective(phased, epoch=1, warmup_steps=0)
+    assert type(iwae) is IWAEObjective and iwae.iwae_samples == 3
+
+
+def test_each_step_trains_at_the_scheduled_rate_and_checkpoints_on_schedule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Adam's lr at every step is lr_at's; a checkpoint every `checkpoint_every` steps inside
+    an epoch, none at its last step (the end-of-epoch save follows) and one per epoch end."""
+    config = TrainConfig(**{**TINY, "epochs": 2, "lr_schedule": "cosine", "checkpoint_every": 2})
+    lrs, saves = [], []
+    step_of, save_of = train_module.train_step, train_module._save
+
+    def recording_step(model, optimizer, objective, x, step):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        return step_of(model, optimizer, objective, x, step)
+
+    def recording_save(run, *args):
+        saves.append((run.epoch, run.step_in_epoch))
+        save_of(run, *args)
+
+    monkeypatch.setattr(train_module, "train_step", recording_step)
+    monkeypatch.setattr(train_module, "_save", recording_save)
+    train(config, tmp_path, progress=False)
+    assert lrs == [lr_at(config, step, 4) for step in range(8)]  # 256 images, batches of 64
+    assert len(set(lrs)) == 8  # the cosine changes it at every step
+    assert saves == [(0, 2), (1, 0), (1, 2), (2, 0)]  # global steps 2 and 6, the epochs' ends
 
 
 def test_an_elbo_run_extended_by_an_iwae_phase_matches_a_run_planned_that_way(
@@ -269,9 +324,11 @@ def test_resuming_after_ctrl_c_matches_an_uninterrupted_run(
         return original(self, model, x, step)
 
     monkeypatch.setattr(VAEObjective, "__call__", interrupt_at_step_5)
-    with pytest.raises(TrainingInterrupted, match="--resume --out"):
+    with pytest.raises(TrainingInterrupted) as raised:
         train(config, tmp_path / "split", progress=False)
     ckpt_path = tmp_path / "split" / "checkpoint.pt"
+    assert str(raised.value).startswith("stopped at epoch 2, step 5; checkpoint saved. ")
+    assert str(raised.value).endswith(f"vae-tutorial train --resume --out {ckpt_path.parent}")
     saved = load_checkpoint(ckpt_path)
     assert (saved["global_step"], saved["epoch"], saved["step_in_epoch"]) == (5, 1, 1)
     monkeypatch.setattr(VAEObjective, "__call__", original)
@@ -285,7 +342,8 @@ def test_resuming_after_ctrl_c_matches_an_uninterrupted_run(
     frames = [f for f in capsys.readouterr().err.split("\r") if f]  # tqdm redraws after \r
     assert frames[0].startswith("epoch 2/2:  25%") and "| 1/4 [" in frames[0]  # 1 of 4 done
     assert frames[-2].startswith("epoch 2/2: 100%") and "| 4/4 [" in frames[-2]
-    assert "elbo=" in frames[-2] and frames[-1].strip() == ""  # cleared at the epoch's end
+    running = sum(resumed.history.steps["elbo"][4:]) / 4  # the mean of epoch 2's steps
+    assert f"elbo={running:.1f}]" in frames[-2] and frames[-1].strip() == ""  # then cleared
 
     assert resumed.history == straight.history
     assert_same_weights(resumed.model, straight.model)
@@ -358,8 +416,15 @@ def test_nan_loss_stops_training_and_keeps_the_last_checkpoint(
         return (loss * float("nan") if step == 3 else loss), metrics
 
     monkeypatch.setattr(VAEObjective, "__call__", nan_at_step_3)
-    with pytest.raises(TrainingDivergedError, match=r"loss became nan at step 3 \(epoch 1\).*--lr"):
+    ckpt_path = tmp_path / "checkpoint.pt"
+    message = (
+        f"loss became nan at step 3 (epoch 1); likely cause: the learning rate (lr={config.lr}) "
+        f"is too high. The last good checkpoint {ckpt_path} is unchanged: lower --lr and "
+        "train again, or --resume with a smaller --lr"
+    )
+    with pytest.raises(TrainingDivergedError) as raised:
         train(config, tmp_path, progress=False)
+    assert str(raised.value) == message
     ckpt = load_checkpoint(tmp_path / "checkpoint.pt")
     assert ckpt["global_step"] == 2 and len(ckpt["history"]["steps"]["step"]) == 2
 

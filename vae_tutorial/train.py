@@ -525,7 +525,7 @@ def _load_data(config: TrainConfig, data_dir: str | Path | None) -> tuple[Binari
 
 
 def _new_run(config: TrainConfig, device: torch.device) -> Run:
-    model = _prepare(build_model(config.model), device)
+    model = build_model(config.model).to(device)  # .to keeps the channels-last layout
     return Run(model, _adam(model, config.lr), History())
 
 
@@ -534,7 +534,7 @@ def _restore_run(ckpt_path: Path, config: TrainConfig, device: torch.device) -> 
     ckpt = load_checkpoint(ckpt_path)
     epochs_touched = ckpt["epoch"] + (ckpt["step_in_epoch"] > 0)
     _check_resumable(ckpt["train_config"], config, ckpt_path, epochs_touched)
-    model = _prepare(model_from_checkpoint(ckpt, ckpt_path), device)
+    model = model_from_checkpoint(ckpt, ckpt_path).to(device)
     optimizer = _adam(model, config.lr)
     optimizer.load_state_dict(ckpt["optimizer"])
     history = History.from_dict(ckpt["history"])
@@ -585,11 +585,6 @@ def lr_at(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
         return peak
     t = (step - first * steps_per_epoch) / ((end - first) * steps_per_epoch)
     return peak * 0.5 * (1.0 + math.cos(math.pi * min(1.0, t)))
-
-
-def _prepare(model: VAE, device: torch.device) -> VAE:
-    """Move to `device`, keeping the channels-last layout the model is built with."""
-    return model.to(device=device, memory_format=torch.channels_last)
 
 
 def _adam(model: nn.Module, lr: float) -> torch.optim.Adam:
