@@ -32,6 +32,13 @@ from vae_tutorial import (
 from vae_tutorial.advanced import IWAEObjective
 from vae_tutorial.advanced.model import AdvancedVAEConfig
 from vae_tutorial.checkpoint import load_checkpoint, load_into, save_checkpoint
+from vae_tutorial.data import (
+    DataError,
+    fixed_binarization,
+    load_mnist,
+    resolve_data_dir,
+    seeded_generator,
+)
 from vae_tutorial.evaluate import evaluate_elbo
 from vae_tutorial.train import (
     FreeBitsObjective,
@@ -40,6 +47,7 @@ from vae_tutorial.train import (
     VAEObjective,
     lr_at,
     make_objective,
+    resolve_device,
     train_step,
 )
 
@@ -96,6 +104,11 @@ def test_kl_warmup_schedule() -> None:
     objective = VAEObjective(beta=2.0, warmup_steps=10)
     assert [objective.beta_at(s) for s in (0, 5, 10, 50)] == [0.0, 1.0, 2.0, 2.0]
     assert VAEObjective(beta=0.5).beta_at(0) == 0.5
+    assert [VAEObjective(beta=0.5, warmup_steps=1).beta_at(s) for s in (0, 1)] == [0.0, 0.5]
+    torch.manual_seed(0)
+    x = torch.bernoulli(torch.rand(2, 1, 28, 28))
+    _, metrics = objective(VAE(latent_dim=4), x, step=5)
+    assert metrics["beta"] == 1.0  # the loss's weight at that step is what the log shows
 
 
 def test_iwae_objective_matches_torch_distributions() -> None:
@@ -145,6 +158,7 @@ def test_iwae_phase_config_and_learning_rate_schedule() -> None:
     assert [lr_at(constant, s, 10) for s in (0, 19, 20, 39)] == [1e-3, 1e-3, 3e-4, 3e-4]
     pair = TrainConfig(epochs=4, iwae_samples=2, iwae_from_epoch=2)  # no iwae_lr: lr goes on
     assert [pair.phase(e) for e in (1, 2)] == [(0, 2, 1e-3), (2, 4, 1e-3)]
+    assert lr_at(config, 40, steps_per_epoch) == lr_at(config, 50, steps_per_epoch) == 0.0  # done
     whole_run = TrainConfig(epochs=4, iwae_samples=5, iwae_lr=3e-4, lr_schedule="cosine")
     assert whole_run.iwae_samples_at(0) == 5 and lr_at(whole_run, 0, 10) == pytest.approx(1e-3)
     for bad, message in [
@@ -192,6 +206,45 @@ def test_each_step_trains_at_the_scheduled_rate_and_checkpoints_on_schedule(
     assert lrs == [lr_at(config, step, 4) for step in range(8)]  # 256 images, batches of 64
     assert len(set(lrs)) == 8  # the cosine changes it at every step
     assert saves == [(0, 2), (1, 0), (1, 2), (2, 0)]  # global steps 2 and 6, the epochs' ends
+
+
+def test_resolve_device_names_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert resolve_device("cpu") == torch.device("cpu")
+    for name, message in [
+        ("cuda:1", "device 'cuda:1' asked for, but no CUDA GPU is available; use cpu"),
+        ("mps", "device 'mps' asked for, but MPS is not available; use cpu"),
+        ("gpu", "unknown device 'gpu'; use cpu, cuda, cuda:N or mps"),
+        ("meta", "unsupported device 'meta'; use cpu, cuda, cuda:N or mps"),
+    ]:
+        with pytest.raises(ValueError) as refused:
+            resolve_device(name)
+        assert str(refused.value) == message
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("cuda:1") == torch.device("cuda", 1)
+
+
+def test_training_data_comes_from_the_data_dir_argument_shuffled_by_the_seed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_root = resolve_data_dir()
+    monkeypatch.setenv("VAE_TUTORIAL_DATA", str(tmp_path / "empty"))
+
+    def no_download(root, name):
+        raise DataError(f"this test downloads nothing ({name} into {root})")
+
+    monkeypatch.setattr(importlib.import_module("vae_tutorial.data"), "download", no_download)
+    config = TrainConfig(**{**TINY, "seed": 7})
+    batches, x_test = train_module._load_data(config, real_root)
+    train_images, test_images = load_mnist("train", real_root), load_mnist("test", real_root)
+    assert torch.equal(batches.images, train_images.images[:256]) and len(batches) == 4
+    assert torch.equal(x_test, fixed_binarization(test_images.images[:256]))
+    expected = torch.randperm(256, generator=seeded_generator(7, 0))  # shuffled, by the seed
+    assert torch.equal(batches.order(0), expected)
+    assert train(config, tmp_path / "run", data_dir=real_root, progress=False).history.steps
+    with pytest.raises(DataError, match=re.escape(f"nothing (mnist into {tmp_path / 'empty'})")):
+        train(config, tmp_path / "run2", progress=False)
 
 
 def test_an_elbo_run_extended_by_an_iwae_phase_matches_a_run_planned_that_way(
@@ -350,8 +403,9 @@ def test_resuming_after_ctrl_c_matches_an_uninterrupted_run(
 
 
 def test_more_epochs_can_be_added_on_resume(tmp_path: Path) -> None:
-    one = train(TrainConfig(**TINY), tmp_path, progress=False)
-    two = train(TrainConfig(**{**TINY, "epochs": 2}), tmp_path, resume=True, progress=False)
+    out = tmp_path / "runs" / "tiny"  # folders that do not exist yet are made
+    one = train(TrainConfig(**TINY), out, progress=False)
+    two = train(TrainConfig(**{**TINY, "epochs": 2}), out, resume=True, progress=False)
     assert len(one.history.epochs["epoch"]) == 1 and two.history.epochs["epoch"] == [0, 1]
     assert two.history.steps["step"] == list(range(8))
 
@@ -398,8 +452,12 @@ def test_a_checkpoint_names_the_format_and_package_version_that_wrote_it(tiny_ru
 
 def test_existing_checkpoint_is_not_overwritten(tiny_run: Path) -> None:
     before = tiny_run.read_bytes()
-    with pytest.raises(CheckpointError, match=r"already exists.*--resume"):
+    with pytest.raises(CheckpointError) as refused:
         train(TrainConfig(**TINY), tiny_run.parent, progress=False)
+    assert str(refused.value) == (
+        f"{tiny_run} already exists; continue it with --resume (resume=True in Python) or "
+        "choose another output folder"
+    )
     with pytest.raises(CheckpointError, match="another config"):
         train(TrainConfig(**{**TINY, "lr": 0.5}), tiny_run.parent, resume=True, progress=False)
     assert tiny_run.read_bytes() == before

@@ -519,14 +519,14 @@ def _load_data(config: TrainConfig, data_dir: str | Path | None) -> tuple[Binari
     """Dynamically binarized training batches, and the test images binarized once."""
     train_set = load_dataset(config.dataset, "train", data_dir)
     test_set = load_dataset(config.dataset, "test", data_dir)
-    images = train_set.images[: config.subset] if config.subset else train_set.images
+    images = train_set.images[: config.subset]  # subset None: all of them
     x_test = fixed_binarization(test_set.images[: config.eval_images])
     return BinarizedBatches(images, config.batch_size, shuffle=True, seed=config.seed), x_test
 
 
 def _new_run(config: TrainConfig, device: torch.device) -> Run:
     model = build_model(config.model).to(device)  # .to keeps the channels-last layout
-    return Run(model, _adam(model, config.lr), History())
+    return Run(model, _adam(model), History())
 
 
 def _restore_run(ckpt_path: Path, config: TrainConfig, device: torch.device) -> Run:
@@ -535,7 +535,7 @@ def _restore_run(ckpt_path: Path, config: TrainConfig, device: torch.device) -> 
     epochs_touched = ckpt["epoch"] + (ckpt["step_in_epoch"] > 0)
     _check_resumable(ckpt["train_config"], config, ckpt_path, epochs_touched)
     model = model_from_checkpoint(ckpt, ckpt_path).to(device)
-    optimizer = _adam(model, config.lr)
+    optimizer = _adam(model)
     optimizer.load_state_dict(ckpt["optimizer"])
     history = History.from_dict(ckpt["history"])
     if config.iwae_samples > 1 and "iwae" not in history.steps:
@@ -587,9 +587,10 @@ def lr_at(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
     return peak * 0.5 * (1.0 + math.cos(math.pi * min(1.0, t)))
 
 
-def _adam(model: nn.Module, lr: float) -> torch.optim.Adam:
-    """Adam with the fused (single-kernel) update where the device supports it."""
-    return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+def _adam(model: nn.Module) -> torch.optim.Adam:
+    """Adam with the fused (single-kernel) update; `train_epoch` sets its lr (`lr_at`)
+    before every step."""
+    return torch.optim.Adam(model.parameters(), fused=True)
 
 
 def _check_resumable(
