@@ -12,6 +12,7 @@ import re
 import signal
 import stat
 import struct
+import time
 import zipfile
 from pathlib import Path
 
@@ -65,7 +66,9 @@ def test_a_short_run_improves_the_test_elbo(tmp_path: Path, mnist_test_images) -
     config = TrainConfig(**{**TINY, "subset": 512, "epochs": 3, "model": VAEConfig(latent_dim=8)})
     torch.manual_seed(config.seed)
     untrained = evaluate_elbo(VAE(config=config.model), mnist_test_images).elbo.mean()
+    started = time.perf_counter()
     result = train(config, tmp_path, progress=False)
+    assert 0 < result.seconds < time.perf_counter() - started
     assert result.model.latent_dim == 8 and all(
         w.is_contiguous(memory_format=torch.channels_last)
         for w in result.model.parameters()
@@ -188,7 +191,9 @@ def test_each_step_trains_at_the_scheduled_rate_and_checkpoints_on_schedule(
 ) -> None:
     """Adam's lr at every step is lr_at's; a checkpoint every `checkpoint_every` steps inside
     an epoch, none at its last step (the end-of-epoch save follows) and one per epoch end."""
-    config = TrainConfig(**{**TINY, "epochs": 2, "lr_schedule": "cosine", "checkpoint_every": 2})
+    config = TrainConfig(
+        **{**TINY, "epochs": 2, "lr_schedule": "cosine", "checkpoint_every": 2, "warmup_epochs": 1}
+    )
     lrs, saves = [], []
     step_of, save_of = train_module.train_step, train_module._save
 
@@ -202,10 +207,53 @@ def test_each_step_trains_at_the_scheduled_rate_and_checkpoints_on_schedule(
 
     monkeypatch.setattr(train_module, "train_step", recording_step)
     monkeypatch.setattr(train_module, "_save", recording_save)
-    train(config, tmp_path, progress=False)
+    result = train(config, tmp_path, progress=False)
+    assert result.history.steps["beta"] == [min(1.0, step / 4) for step in range(8)]  # warm-up
     assert lrs == [lr_at(config, step, 4) for step in range(8)]  # 256 images, batches of 64
     assert len(set(lrs)) == 8  # the cosine changes it at every step
     assert saves == [(0, 2), (1, 0), (1, 2), (2, 0)]  # global steps 2 and 6, the epochs' ends
+
+
+INF, NAN = float("inf"), float("nan")
+REFUSED_CONFIGS = [
+    ({"model": 16}, "model must be a VAEConfig or a dict of one"),
+    ({"epochs": 0}, "epochs must be at least 1"),
+    ({"batch_size": 0}, "batch_size must be at least 1"),
+    ({"lr": 0.0}, "lr must be a positive number"),
+    ({"lr": INF}, "lr must be a positive number"),
+    ({"seed": -1}, "seed must be non-negative"),
+    ({"lr_schedule": "step"}, "lr_schedule must be one of ('constant', 'cosine')"),
+    ({"beta": -0.5}, "beta must be non-negative"),
+    ({"beta": INF}, "beta must be non-negative"),
+    ({"warmup_epochs": -1}, "warmup_epochs must be non-negative"),
+    ({"free_bits": NAN}, "free_bits must be a non-negative number of nats per dimension"),
+    (
+        {"free_bits": 0.5, "iwae_samples": 2},
+        "free_bits needs the plain VAE's closed-form KL: use it with iwae_samples = 1 "
+        "and no residual blocks or flows, or set free_bits = 0",
+    ),
+    ({"iwae_samples": 0}, "iwae_samples must be at least 1 (1 = the ELBO)"),
+    ({"iwae_from_epoch": -1}, "iwae_from_epoch must be non-negative"),
+    (
+        {"iwae_samples": 2, "iwae_lr": INF},
+        "iwae_lr must be a positive number (or absent: the IWAE phase uses lr)",
+    ),
+    ({"subset": 0}, "subset must be at least 1"),
+    ({"eval_images": 0}, "eval_images must be at least 1"),
+    ({"checkpoint_every": 0}, "checkpoint_every must be at least 1"),
+]
+
+
+@pytest.mark.parametrize(("fields", "message"), REFUSED_CONFIGS)
+def test_each_config_refusal_names_its_field(fields: dict, message: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        TrainConfig(**fields)
+    assert str(refused.value) == message
+
+
+def test_config_bounds_are_inclusive() -> None:
+    edge = TrainConfig(batch_size=1, beta=0.0, warmup_epochs=0, free_bits=0.0, seed=0, lr=1e-12)
+    assert (edge.batch_size, edge.beta) == (1, 0.0)
 
 
 def test_resolve_device_names_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -222,7 +270,9 @@ def test_resolve_device_names_what_is_missing(monkeypatch: pytest.MonkeyPatch) -
             resolve_device(name)
         assert str(refused.value) == message
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
     assert resolve_device("cuda:1") == torch.device("cuda", 1)
+    assert resolve_device("mps") == torch.device("mps")
 
 
 def test_training_data_comes_from_the_data_dir_argument_shuffled_by_the_seed(
@@ -402,10 +452,13 @@ def test_resuming_after_ctrl_c_matches_an_uninterrupted_run(
     assert_same_weights(resumed.model, straight.model)
 
 
-def test_more_epochs_can_be_added_on_resume(tmp_path: Path) -> None:
+def test_more_epochs_can_be_added_on_resume(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "runs" / "tiny"  # folders that do not exist yet are made
-    one = train(TrainConfig(**TINY), out, progress=False)
-    two = train(TrainConfig(**{**TINY, "epochs": 2}), out, resume=True, progress=False)
+    one = train(TrainConfig(**TINY), out, resume=True, progress=False)  # nothing to resume yet
+    assert one.history.steps["step"] == list(range(4))
+    capsys.readouterr()
+    two = train(TrainConfig(**{**TINY, "epochs": 2}), out, resume=True)
+    assert "epoch 2/2" in capsys.readouterr().err  # the progress bar is on by default
     assert len(one.history.epochs["epoch"]) == 1 and two.history.epochs["epoch"] == [0, 1]
     assert two.history.steps["step"] == list(range(8))
 

@@ -386,7 +386,7 @@ def train(
         while run.epoch < config.epochs:
             objective = make_objective(config, run.epoch, warmup_steps)
             train_epoch(run, config, batches, objective, ckpt_path, stop, progress, start_time)
-            run.history.log_epoch(_epoch_row(run, config, len(batches), x_test.to(device)))
+            run.history.log_epoch(_epoch_row(run, len(batches), x_test.to(device)))
             run.epoch, run.step_in_epoch = run.epoch + 1, 0
             _save(run, config, ckpt_path, start_time)
     run.model.eval()
@@ -488,7 +488,7 @@ def train_epoch(
     bar.close()
 
 
-def _epoch_row(run: Run, config: TrainConfig, steps_per_epoch: int, x_test: Tensor) -> dict:
+def _epoch_row(run: Run, steps_per_epoch: int, x_test: Tensor) -> dict:
     """The per-epoch history row: mean training ELBO of the epoch and the test terms."""
     test = evaluate_elbo(run.model, x_test)
     return {
