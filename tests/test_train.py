@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import importlib
 import io
 import math
@@ -441,6 +442,8 @@ def test_resuming_after_ctrl_c_matches_an_uninterrupted_run(
     with pytest.raises(CheckpointError, match=refusal):
         train(iwae_from_1, tmp_path / "split", resume=True, progress=False)
     capsys.readouterr()
+    every_step = functools.partial(train_module.tqdm, mininterval=0)  # draw each update
+    monkeypatch.setattr(train_module, "tqdm", every_step)
     resumed = train(config, tmp_path / "split", resume=True, progress=True)
     frames = [f for f in capsys.readouterr().err.split("\r") if f]  # tqdm redraws after \r
     assert frames[0].startswith("epoch 2/2:  25%") and "| 1/4 [" in frames[0]  # 1 of 4 done
