@@ -24,6 +24,7 @@ from vae_tutorial.data import (
     load_fashion_mnist,
     parse_idx,
     resolve_data_dir,
+    seeded_generator,
 )
 
 
@@ -173,6 +174,23 @@ def test_batches_refuse_bad_arguments() -> None:
         BinarizedBatches(torch.rand(10, 28, 28), 4)
     with pytest.raises(ValueError, match="batch_size"):
         BinarizedBatches(torch.zeros(10, 28, 28, dtype=torch.uint8), 0)
+    with pytest.raises(ValueError) as refused:
+        BinarizedBatches(torch.zeros(10, 28, 28, dtype=torch.uint8), 4, binarization="otsu")
+    assert str(refused.value) == "binarization must be dynamic, fixed or none, got 'otsu'"
+    images = torch.zeros(3, 28, 28, dtype=torch.uint8)
+    assert [b.shape[0] for b in BinarizedBatches(images, 1)] == [1, 1, 1]  # the smallest batch
+    default_seed = BinarizedBatches(images, 1, shuffle=True).order(5)
+    assert torch.equal(default_seed, torch.randperm(3, generator=seeded_generator(0, 5)))
+
+
+def test_seeded_generators_are_those_the_shipped_runs_were_trained_with() -> None:
+    """The keys (seed, epoch, ...) map to the same torch seeds in every version: NumPy's
+    SeedSequence of the keys, its first 64-bit word, the top bit cleared (torch seeds are
+    63-bit here). The shipped checkpoints' binarized batches, and the book's numbers, depend
+    on them; the function is unchanged since those runs, and these are its values."""
+    recorded = {(0, 0): 6569863346532939966, (1, 0): 7434755675892716031,
+                (2, 5): 1632077066521499768}  # fmt: skip
+    assert {k: seeded_generator(*k).initial_seed() for k in recorded} == recorded
 
 
 def test_fashion_mnist_loads_from_the_system_package(tmp_path: Path) -> None:
@@ -203,8 +221,19 @@ def test_parse_idx_refuses_inconsistent_files() -> None:
     assert parse_idx(header + bytes(range(5))).tolist() == [0, 1, 2, 3, 4]
     with pytest.raises(DataError, match="header promises"):
         parse_idx(header + bytes(4))
-    with pytest.raises(DataError, match="not an idx file"):
+    with pytest.raises(DataError) as refused:
         parse_idx(b"PK\x03\x04")
+    assert str(refused.value) == "not an idx file of unsigned bytes"
+    assert parse_idx(bytes([0, 0, 8, 0, 7])).tolist() == 7  # no dimensions: one number
+    with pytest.raises(DataError) as refused:
+        parse_idx(bytes([0, 0, 8, 0]))  # a header alone
+    assert str(refused.value) == "idx body has 0 bytes, its header promises []"
+    big = [2**24 + 1, 2**24 + 2]  # four-byte big-endian sizes, every byte counts
+    for header, promised in [(bytes([0, 0, 8, 0]), []), (bytes([0, 0, 8, 2]), big)]:
+        header += b"".join(n.to_bytes(4, "big") for n in promised)
+        with pytest.raises(DataError) as refused:
+            parse_idx(header + bytes(3))
+        assert str(refused.value) == f"idx body has 3 bytes, its header promises {promised}"
 
 
 def test_dynamic_draws_depend_on_the_epoch_without_shuffling() -> None:

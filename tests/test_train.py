@@ -234,7 +234,20 @@ REFUSED_CONFIGS = [
         "and no residual blocks or flows, or set free_bits = 0",
     ),
     ({"iwae_samples": 0}, "iwae_samples must be at least 1 (1 = the ELBO)"),
+    (
+        {"iwae_samples": 2, "beta": 0.5},
+        "iwae_samples > 1 trains the IWAE bound, which has no KL weight: "
+        "set beta = 1 and warmup_epochs = 0, or iwae_samples = 1",
+    ),
     ({"iwae_from_epoch": -1}, "iwae_from_epoch must be non-negative"),
+    (
+        {"iwae_from_epoch": 2, "epochs": 4},
+        "iwae_from_epoch starts an IWAE phase: set iwae_samples > 1 as well",
+    ),
+    (
+        {"iwae_samples": 2, "iwae_from_epoch": 4, "epochs": 4},
+        "iwae_from_epoch must be less than epochs, or the IWAE phase never starts",
+    ),
     (
         {"iwae_samples": 2, "iwae_lr": INF},
         "iwae_lr must be a positive number (or absent: the IWAE phase uses lr)",
@@ -253,8 +266,11 @@ def test_each_config_refusal_names_its_field(fields: dict, message: str) -> None
 
 
 def test_config_bounds_are_inclusive() -> None:
-    edge = TrainConfig(batch_size=1, beta=0.0, warmup_epochs=0, free_bits=0.0, seed=0, lr=1e-12)
-    assert (edge.batch_size, edge.beta) == (1, 0.0)
+    edge = TrainConfig(
+        batch_size=1, beta=0.0, free_bits=0.0, seed=0, subset=1, eval_images=1, checkpoint_every=1
+    )
+    assert (edge.batch_size, edge.subset, edge.eval_images, edge.checkpoint_every) == (1, 1, 1, 1)
+    assert TrainConfig(epochs=2, iwae_samples=2, iwae_from_epoch=1).iwae_samples_at(1) == 2
 
 
 def test_resolve_device_names_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
