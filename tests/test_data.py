@@ -106,11 +106,16 @@ def test_checksums_are_cached_until_the_file_changes(
 ) -> None:
     copy_test_split(tmp_path)
     load_mnist("test", tmp_path)
+    record = data_module.cache_dir() / "verified-files.json"  # where the docs say it is
+    written = record.stat().st_mtime_ns
+    assert (
+        str((tmp_path / "MNIST" / "raw" / "t10k-images-idx3-ubyte").resolve()) in record.read_text()
+    )
     calls: list[Path] = []
     real_sha = data_module._sha256
     monkeypatch.setattr(data_module, "_sha256", lambda p: calls.append(p) or real_sha(p))
     load_mnist("test", tmp_path)
-    assert calls == []
+    assert calls == [] and record.stat().st_mtime_ns == written  # nothing new: not rewritten
     images = tmp_path / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
     images.write_bytes(images.read_bytes()[:-1])
     with pytest.raises(DataError):
@@ -408,6 +413,7 @@ def test_loaders_default_to_the_train_split_and_to_downloading(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert load_mnist().images.shape == (60_000, 28, 28)
+    assert torch.equal(data_module.load_dataset().images, load_mnist("train").images)
     assert len(load_fashion_mnist(data_dir=tmp_path)) == 60_000  # the system package
 
     def offline(*args: object, **kwargs: object) -> None:
@@ -418,6 +424,46 @@ def test_loaders_default_to_the_train_split_and_to_downloading(
     monkeypatch.setitem(data_module.DATASETS, "fashion-mnist", no_system_copy)
     with pytest.raises(DataError, match="download failed: no network"):
         load_fashion_mnist("test", tmp_path)
+
+
+def test_load_dataset_names_what_it_refuses() -> None:
+    for call, message in [
+        (lambda: data_module.load_dataset("cifar"),
+         "dataset must be one of mnist, fashion-mnist, got 'cifar'"),
+        (lambda: data_module.load_dataset("mnist", "val"),
+         "split must be 'train' or 'test', got 'val'"),
+    ]:  # fmt: skip
+        with pytest.raises(ValueError) as refused:
+            call()
+        assert str(refused.value) == message
+
+
+@pytest.mark.parametrize(
+    ("name", "folder"), [("mnist", "MNIST"), ("fashion-mnist", "FashionMNIST")]
+)
+def test_missing_files_are_downloaded_into_the_root_then_read_from_there(
+    name: str, folder: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reference = data_module.load_dataset(name, "test")
+    fetched: list[tuple[Path, str]] = []
+
+    def fake_download(root: Path, dataset: str) -> None:  # what download() leaves behind
+        fetched.append((root, dataset))
+        raw = root / folder / "raw"  # torchvision's layout
+        raw.mkdir(parents=True)
+        for kind, values in (("images-idx3", reference.images), ("labels-idx1", reference.labels)):
+            dims = b"".join(n.to_bytes(4, "big") for n in values.shape)
+            body = values.to(torch.uint8).numpy().tobytes()
+            (raw / f"t10k-{kind}-ubyte").write_bytes(bytes([0, 0, 8, values.dim()]) + dims + body)
+
+    monkeypatch.setattr(data_module, "download", fake_download)
+    spec = dataclasses.replace(data_module.DATASETS[name], system_dirs=())  # no system copy
+    monkeypatch.setitem(data_module.DATASETS, name, spec)
+    root = tmp_path / "fresh"
+    test_set = data_module.load_dataset(name, "test", root)
+    assert fetched == [(root, name)]
+    assert torch.equal(test_set.images, reference.images)
+    assert torch.equal(test_set.labels, reference.labels)
 
 
 def test_grey_level_batches_are_the_intensities_in_order() -> None:
