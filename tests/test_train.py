@@ -199,6 +199,7 @@ def test_each_step_trains_at_the_scheduled_rate_and_checkpoints_on_schedule(
     step_of, save_of = train_module.train_step, train_module._save
 
     def recording_step(model, optimizer, objective, x, step):
+        assert optimizer.defaults["fused"] is True  # one kernel per update, not a loop
         lrs.append(optimizer.param_groups[0]["lr"])
         return step_of(model, optimizer, objective, x, step)
 
