@@ -351,6 +351,7 @@ SAMPLE = [
     (lambda m, n: sample_correct(m, n).view(n, 784), "expected (4000, 1, 28, 28)"),
     (lambda m, n: torch.rand(n, 1, 28, 28), "decode z"),
     (lambda m, n: sample_correct(m, n).numpy(), "numpy"),
+    (lambda m, n: torch.sigmoid(m.decode(0.7 * torch.randn(n, m.latent_dim))), "prior N(0, I)"),
 ]
 
 
