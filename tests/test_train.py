@@ -33,7 +33,12 @@ from vae_tutorial import (
 )
 from vae_tutorial.advanced import IWAEObjective
 from vae_tutorial.advanced.model import AdvancedVAEConfig
-from vae_tutorial.checkpoint import load_checkpoint, load_into, save_checkpoint
+from vae_tutorial.checkpoint import (
+    CHECKPOINT_FORMAT_VERSION,
+    load_checkpoint,
+    load_into,
+    save_checkpoint,
+)
 from vae_tutorial.data import (
     DataError,
     fixed_binarization,
@@ -669,6 +674,28 @@ def test_other_files_are_refused_with_clear_errors(tiny_run: Path, tmp_path: Pat
     torch.save(payload, future)
     with pytest.raises(CheckpointError, match="format 99"):
         load_model(future)
+
+
+def test_load_checkpoint_names_what_it_refuses(tiny_run: Path, tmp_path: Path) -> None:
+    ckpt = load_checkpoint(tiny_run)
+    other, future, older = tmp_path / "other.pt", tmp_path / "future.pt", tmp_path / "older.pt"
+    torch.save({"format": "another-program"}, other)
+    torch.save({**ckpt, "format_version": 99, "package_version": "9.9.0"}, future)
+    torch.save(
+        {k: v for k, v in ckpt.items() if k != "package_version"} | {"format_version": 0}, older
+    )
+    reads = f"this vae-tutorial reads format {CHECKPOINT_FORMAT_VERSION}"
+    for path, message in [
+        (other, f"{other} is not a vae-tutorial checkpoint (a bare state_dict or another "
+                "program's file?); load weights saved by 'vae-tutorial train'"),
+        (future, f"{future} has checkpoint format 99, {reads}; use the package version that "
+                 "wrote it (9.9.0) or train again"),
+        (older, f"{older} has checkpoint format 0, {reads}; use the package version that "
+                "wrote it (unknown) or train again"),
+    ]:  # fmt: skip
+        with pytest.raises(CheckpointError) as refused:
+            load_checkpoint(path)
+        assert str(refused.value) == message
 
 
 def test_checkpoint_of_another_latent_size_is_refused(tiny_run: Path) -> None:
