@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -219,6 +220,35 @@ def test_corrupt_gzip_in_the_data_root_is_refused(tmp_path: Path) -> None:
         match=r"t10k-labels-idx1-ubyte.gz is corrupt or truncated.*--dataset fashion-mnist",
     ):
         load_fashion_mnist("test", tmp_path)
+
+
+def test_a_gzip_spoilt_after_its_checksum_was_recorded_is_refused_when_read(
+    tmp_path: Path,
+) -> None:
+    """Same size and modification time: the checksum record skips it, reading it fails."""
+    raw = tmp_path / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        shutil.copy(f"/usr/share/datasets/fashion-mnist/{name}", raw)
+    load_fashion_mnist("test", tmp_path)
+    labels = raw / "t10k-labels-idx1-ubyte.gz"
+    stamp = labels.stat()
+    labels.write_bytes(bytes(stamp.st_size))
+    os.utime(labels, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    with pytest.raises(DataError) as refused:
+        load_fashion_mnist("test", tmp_path)
+    assert str(refused.value).startswith(f"{labels} is not a readable gzip file (Not a gzipped")
+
+
+def test_cache_dir_follows_the_variables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VAE_TUTORIAL_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert data_module.cache_dir() == tmp_path / "xdg" / "vae-tutorial"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert data_module.cache_dir() == tmp_path / "home" / ".cache" / "vae-tutorial"
+    monkeypatch.setenv("VAE_TUTORIAL_CACHE", str(tmp_path / "mine"))
+    assert data_module.cache_dir() == tmp_path / "mine"
 
 
 def test_parse_idx_refuses_inconsistent_files() -> None:

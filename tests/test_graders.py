@@ -294,6 +294,32 @@ def elbo_torch_normal_kept(model, x):
     return recon - kl, recon, kl
 
 
+def elbo_without_kl(model, x):
+    recon, kl = elbo_correct(model, x)[1:]
+    return recon, recon, kl
+
+
+def elbo_recon_placeholder(model, x):
+    mu, logvar = model.encode(x)
+    recon, kl = torch.zeros(len(x)), kl_closed_form(mu, logvar)  # the KL first, recon later
+    return recon - kl, recon, kl
+
+
+def elbo_squared_error(model, x):
+    mu, logvar = model.encode(x)
+    x_hat = torch.sigmoid(model.decode(reparam(mu, logvar)))
+    recon = -F.mse_loss(x_hat, x, reduction="none").sum((1, 2, 3))
+    kl = kl_closed_form(mu, logvar)
+    return recon - kl, recon, kl
+
+
+def elbo_bce_as_recon(model, x):
+    mu, logvar = model.encode(x)
+    recon = -_terms(model, x, reparam(mu, logvar))[0]  # the BCE itself
+    kl = kl_closed_form(mu, logvar)
+    return recon - kl, recon, kl
+
+
 def elbo_no_grad(model, x):
     with torch.no_grad():
         return elbo_correct(model, x)
@@ -327,6 +353,10 @@ CALC_ELBO = [
     (elbo_half_exp_logvar_as_sigma, "z must be a draw from q(z|x)"),
     (elbo_torch_normal_kept, "no gradient reaches"),
     (elbo_no_grad, "under torch.no_grad()"),
+    (elbo_without_kl, "elbo must equal recon_ll − kl"),
+    (elbo_recon_placeholder, "decode a z"),
+    (elbo_squared_error, "does not match the Bernoulli log-likelihood"),
+    (elbo_bce_as_recon, "the sign is flipped"),
 ]
 
 
