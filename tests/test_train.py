@@ -481,7 +481,7 @@ def test_more_epochs_can_be_added_on_resume(tmp_path: Path, capsys: pytest.Captu
     out = tmp_path / "runs" / "tiny"  # folders that do not exist yet are made
     one = train(TrainConfig(**TINY), out, resume=True, progress=False)  # nothing to resume yet
     assert one.history.steps["step"] == list(range(4))
-    capsys.readouterr()
+    assert capsys.readouterr().err == ""  # progress=False: no bar
     two = train(TrainConfig(**{**TINY, "epochs": 2}), out, resume=True)
     assert "epoch 2/2" in capsys.readouterr().err  # the progress bar is on by default
     assert len(one.history.epochs["epoch"]) == 1 and two.history.epochs["epoch"] == [0, 1]
