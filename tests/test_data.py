@@ -106,6 +106,7 @@ def test_checksums_are_cached_until_the_file_changes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     copy_test_split(tmp_path)
+    monkeypatch.setenv("VAE_TUTORIAL_CACHE", str(tmp_path / "no" / "cache" / "yet"))
     load_mnist("test", tmp_path)
     record = data_module.cache_dir() / "verified-files.json"  # where the docs say it is
     written = record.stat().st_mtime_ns
