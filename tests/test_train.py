@@ -684,6 +684,8 @@ def test_load_checkpoint_names_what_it_refuses(tiny_run: Path, tmp_path: Path) -
     torch.save(
         {k: v for k, v in ckpt.items() if k != "package_version"} | {"format_version": 0}, older
     )
+    incomplete = tmp_path / "incomplete.pt"
+    torch.save({k: v for k, v in ckpt.items() if k not in ("model", "history")}, incomplete)
     reads = f"this vae-tutorial reads format {CHECKPOINT_FORMAT_VERSION}"
     for path, message in [
         (other, f"{other} is not a vae-tutorial checkpoint (a bare state_dict or another "
@@ -692,6 +694,7 @@ def test_load_checkpoint_names_what_it_refuses(tiny_run: Path, tmp_path: Path) -
                  "wrote it (9.9.0) or train again"),
         (older, f"{older} has checkpoint format 0, {reads}; use the package version that "
                 "wrote it (unknown) or train again"),
+        (incomplete, f"{incomplete} lacks model, history; it is incomplete"),
     ]:  # fmt: skip
         with pytest.raises(CheckpointError) as refused:
             load_checkpoint(path)
