@@ -17,11 +17,14 @@ import math
 import numbers
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import torch
 from torch import Tensor, nn
+
+from .tripwires import ReferenceCalled, forbidding
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,6 +53,22 @@ class StudentError(Exception):
     """Raised inside a grader: the reader's code cannot be graded further; says why."""
 
 
+@dataclass(frozen=True)
+class OwnWork:
+    """What an exercise asks the reader to write, as the package's functions.
+
+    `answers`: the package functions that would answer it (each unreachable while the
+    reader's function runs); `allowed`: those the exercise lets the reader call, with
+    whatever they call in turn (chapter 5's step uses `calc_elbo`).
+    """
+
+    answers: tuple[Callable[..., Any], ...]
+    allowed: tuple[Callable[..., Any], ...] = ()
+
+
+_own_work: ContextVar[OwnWork | None] = ContextVar("own_work", default=None)
+
+
 def yours_or_reference(
     fn: Callable[..., Any], grader: Callable[[Callable[..., Any]], Verdict], reference: F
 ) -> F:
@@ -62,9 +81,14 @@ def yours_or_reference(
     return reference
 
 
-def grade(exercise: str, body: Callable[[list[str]], None]) -> Verdict:
-    """Run `body(problems)`; whatever the reader's code does, return a Verdict."""
+def grade(exercise: str, body: Callable[[list[str]], None], own_work: OwnWork) -> Verdict:
+    """Run `body(problems)`; whatever the reader's code does, return a Verdict.
+
+    While `body` runs, every `call` of the reader's function keeps `own_work.answers` out
+    of its reach.
+    """
     verdict = Verdict(exercise)
+    token = _own_work.set(own_work)
     try:
         body(verdict.problems)
     except StudentError as exc:
@@ -75,21 +99,42 @@ def grade(exercise: str, body: Callable[[list[str]], None]) -> Verdict:
             f"{_first_line(exc)}); "
             "return the types and shapes the exercise asks for"
         )
+    finally:
+        _own_work.reset(token)
     return verdict
 
 
 def call(fn: Callable[..., Any], *args: Any, name: str) -> Any:
-    """fn(*args), with an unfinished exercise or an exception turned into a StudentError."""
-    try:
-        out = fn(*args)
-    except NotImplementedError:
+    """fn(*args), with an unfinished exercise or an exception turned into a StudentError.
+
+    A call of one of the exercise's `OwnWork.answers` (at any depth, except from inside
+    an allowed function) is a StudentError naming it, whatever the reader's code did next.
+    """
+    own_work = _own_work.get() or OwnWork(answers=())
+    failure, out = None, None
+    with forbidding(own_work.answers, own_work.allowed) as tripped:
+        try:
+            out = fn(*args)
+        except ReferenceCalled:
+            pass
+        except NotImplementedError:
+            failure = f"not finished yet: {name} raises NotImplementedError; write its body"
+        except (Exception, SystemExit) as exc:
+            detail = _first_line(exc)
+            failure = f"calling {name} raised {type(exc).__name__}" + (
+                f": {detail}" if detail else ""
+            )
+    if tripped.called:
         raise StudentError(
-            f"not finished yet: {name} raises NotImplementedError; write its body"
-        ) from None
-    except Exception as exc:
+            f"{name} calls the package's {tripped.called[0]}: this exercise asks you to "
+            "write it yourself"
+        )
+    if tripped.tampered:
         raise StudentError(
-            f"calling {name} raised {type(exc).__name__}: {_first_line(exc)}"
-        ) from None
+            f"{name} switched off the grader's call tracer (sys.settrace): not graded"
+        )
+    if failure is not None:
+        raise StudentError(failure)
     if out is None or out is Ellipsis:
         raise StudentError(
             f"not finished yet: {name} returns None; replace the `...` with your code "
@@ -98,7 +143,7 @@ def call(fn: Callable[..., Any], *args: Any, name: str) -> Any:
     return out
 
 
-def _first_line(exc: Exception, limit: int = 200) -> str:
+def _first_line(exc: BaseException, limit: int = 200) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return text if len(text) <= limit else text[: limit - 3] + "..."
 

@@ -17,6 +17,8 @@ can store and compare them) and never leave a changed model behind.
     chapter 8   check_iwae_estimate, check_active_units
     chapter 9   check_free_bits
 
+Next to each grader, its `OwnWork` lists the package functions that answer the exercise
+(unreachable while the reader's function runs, `tripwires.py`) and those it allows.
 It does not hold the reference implementations: they are the package's own
 (`toy`, `elbo`, `model`, `sampling`, `evaluate`, `train`).
 """
@@ -32,12 +34,25 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..elbo import bernoulli_log_likelihood, calc_elbo, gaussian_kl, log_mean_exp
-from ..evaluate import active_units
-from ..model import VAE
-from ..sampling import lerp, reconstruct, slerp
+from ..advanced.objectives import IWAEObjective
+from ..elbo import (
+    bernoulli_log_likelihood,
+    calc_elbo,
+    gaussian_kl,
+    importance_terms,
+    iwae_bound,
+    log_importance_weights,
+    log_likelihood,
+    log_mean_exp,
+    model_elbo,
+)
+from ..evaluate import active_units, evaluate_elbo, evaluate_log_likelihood, kl_per_dimension
+from ..model import VAE, reparameterize
+from ..sampling import decode_probs, interpolate, latent_path, lerp, reconstruct, sample, slerp
 from ..toy import LinearGaussian
+from ..train import FreeBitsObjective, VAEObjective, train, train_epoch, train_step
 from .checking import (
+    OwnWork,
     Verdict,
     call,
     call_on_model,
@@ -82,6 +97,9 @@ def grader_model(seed: int = 0, logvar_shift: float = -2.0) -> tuple[VAE, Tensor
 # ---------------------------------------------------------------------------- chapter 2
 
 
+POSTERIOR_WORK = OwnWork(answers=(LinearGaussian.posterior, LinearGaussian.elbo))
+
+
 def check_linear_gaussian_posterior(fn: Callable[[LinearGaussian, float], Any]) -> Verdict:
     """Grade `fn(model, x) -> (mean, var)` of p(z|x) for the model of eq. `linear-gaussian`.
 
@@ -119,7 +137,17 @@ def check_linear_gaussian_posterior(fn: Callable[[LinearGaussian, float], Any]) 
             if problems:
                 return
 
-    return grade("linear_gaussian_posterior", body)
+    return grade("linear_gaussian_posterior", body, POSTERIOR_WORK)
+
+
+TOY_ELBO_WORK = OwnWork(
+    answers=(
+        LinearGaussian.elbo,
+        LinearGaussian.expected_log_likelihood,
+        LinearGaussian.kl_to_prior,
+        LinearGaussian.kl_to_posterior,
+    )
+)
 
 
 def check_linear_gaussian_elbo(fn: Callable[[LinearGaussian, float, float, float], Any]) -> Verdict:
@@ -155,10 +183,14 @@ def check_linear_gaussian_elbo(fn: Callable[[LinearGaussian, float, float, float
                 problems.append(line)
                 return
 
-    return grade("linear_gaussian_elbo", body)
+    return grade("linear_gaussian_elbo", body, TOY_ELBO_WORK)
 
 
 # ---------------------------------------------------------------------------- chapter 3
+
+
+KL_ANSWERS = (gaussian_kl, kl_per_dimension)
+GAUSSIAN_KL_WORK = OwnWork(answers=(*KL_ANSWERS, calc_elbo, model_elbo))
 
 
 def check_gaussian_kl(fn: Callable[[Tensor, Tensor], Any]) -> Verdict:
@@ -183,7 +215,11 @@ def check_gaussian_kl(fn: Callable[[Tensor, Tensor], Any]) -> Verdict:
         if line:
             problems.append(line)
 
-    return grade("gaussian_kl", body)
+    return grade("gaussian_kl", body, GAUSSIAN_KL_WORK)
+
+
+REPARAM_ANSWERS = (reparameterize, VAE.sample_posterior, VAE.forward)
+REPARAMETERIZE_WORK = OwnWork(answers=REPARAM_ANSWERS)
 
 
 def check_reparameterize(fn: Callable[[Tensor, Tensor], Any]) -> Verdict:
@@ -239,7 +275,7 @@ def check_reparameterize(fn: Callable[[Tensor, Tensor], Any]) -> Verdict:
                 "by σ = exp(logvar / 2) inside the graph (eq. `reparam`)"
             )
 
-    return grade("reparameterize", body)
+    return grade("reparameterize", body, REPARAMETERIZE_WORK)
 
 
 # ---------------------------------------------------------------------------- chapter 4
@@ -278,6 +314,25 @@ def _saturated(model: VAE) -> VAE:
         last.weight.zero_()
         last.bias.fill_(100.0)
     return big
+
+
+ELBO_ANSWERS = (
+    calc_elbo,
+    model_elbo,
+    evaluate_elbo,
+    bernoulli_log_likelihood,
+    importance_terms,
+    log_importance_weights,
+    iwae_bound,
+    VAEObjective.__call__,
+    FreeBitsObjective.__call__,
+    IWAEObjective.__call__,
+)
+# model(x) draws z with the reparameterization trick: the exercise allows it.
+CALC_ELBO_WORK = OwnWork(
+    answers=(*ELBO_ANSWERS, *KL_ANSWERS, reparameterize, VAE.sample_posterior),
+    allowed=(VAE.forward,),
+)
 
 
 def check_calc_elbo(fn: Callable[[VAE, Tensor], Any]) -> Verdict:
@@ -344,7 +399,7 @@ def check_calc_elbo(fn: Callable[[VAE, Tensor], Any]) -> Verdict:
         problems.extend(_underflow_problems(fn, model, x))
         problems.extend(_gradient_problems(fn, model, x))
 
-    return grade("calc_elbo", body)
+    return grade("calc_elbo", body, CALC_ELBO_WORK)
 
 
 def _noise_problems(fn: Callable, model: VAE, x: Tensor, mu: Tensor, logvar: Tensor) -> list[str]:
@@ -403,6 +458,9 @@ def _gradient_problems(fn: Callable, model: VAE, x: Tensor) -> list[str]:
     return []
 
 
+SAMPLE_WORK = OwnWork(answers=(sample, decode_probs, VAE.sample_prior, interpolate))
+
+
 def check_sample(fn: Callable[[VAE, int], Any]) -> Verdict:
     """Grade `fn(model, n) -> (n, 1, 28, 28)`: Bernoulli means of z ~ N(0, I).
 
@@ -442,7 +500,7 @@ def check_sample(fn: Callable[[VAE, int], Any]) -> Verdict:
                 "(eq. `generative-model`)"
             )
 
-    return grade("sample", body)
+    return grade("sample", body, SAMPLE_WORK)
 
 
 # ---------------------------------------------------------------------------- chapter 5
@@ -454,6 +512,13 @@ def _flat(model: VAE) -> Tensor:
 
 def _rel(a: Tensor, b: Tensor) -> float:
     return ((a - b).norm() / b.norm().clamp_min(1e-30)).item()
+
+
+# The exercise says: vae_tutorial.calc_elbo gives the per-image terms.
+TRAIN_STEP_WORK = OwnWork(
+    answers=(train_step, train_epoch, train, *ELBO_ANSWERS),
+    allowed=(calc_elbo, model_elbo),
+)
 
 
 def check_train_step(fn: Callable[[VAE, torch.optim.Optimizer, Tensor], Any]) -> Verdict:
@@ -523,10 +588,13 @@ def check_train_step(fn: Callable[[VAE, torch.optim.Optimizer, Tensor], Any]) ->
                 )
                 return
 
-    return grade("train_step", body)
+    return grade("train_step", body, TRAIN_STEP_WORK)
 
 
 # ---------------------------------------------------------------------------- chapter 6
+
+
+RECONSTRUCT_WORK = OwnWork(answers=(reconstruct, decode_probs, interpolate))
 
 
 def check_reconstruct(fn: Callable[[VAE, Tensor], Any]) -> Verdict:
@@ -559,10 +627,14 @@ def check_reconstruct(fn: Callable[[VAE, Tensor], Any]) -> Verdict:
                 "the reconstruction is sigmoid(decode(mu)) with mu from model.encode(x)"
             )
 
-    return grade("reconstruct", body)
+    return grade("reconstruct", body, RECONSTRUCT_WORK)
 
 
 # ---------------------------------------------------------------------------- chapter 7
+
+
+# The straight line of the parallel case may be the package's lerp.
+SLERP_WORK = OwnWork(answers=(slerp, latent_path, interpolate), allowed=(lerp,))
 
 
 def check_slerp(fn: Callable[[Tensor, Tensor, Tensor], Any]) -> Verdict:
@@ -612,10 +684,21 @@ def check_slerp(fn: Callable[[Tensor, Tensor, Tensor], Any]) -> Verdict:
         if not close(parallel, lerp(z_p, 2 * z_p, t).double()):
             problems.append("between parallel vectors the path is the straight line (lerp)")
 
-    return grade("slerp", body)
+    return grade("slerp", body, SLERP_WORK)
 
 
 # ---------------------------------------------------------------------------- chapter 8
+
+
+IWAE_WORK = OwnWork(
+    answers=(
+        log_mean_exp,
+        iwae_bound,
+        log_likelihood,
+        evaluate_log_likelihood,
+        IWAEObjective.__call__,
+    )
+)
 
 
 def check_iwae_estimate(fn: Callable[[Tensor], Any]) -> Verdict:
@@ -656,7 +739,10 @@ def check_iwae_estimate(fn: Callable[[Tensor], Any]) -> Verdict:
         if line:
             problems.append(line)
 
-    return grade("iwae_estimate", body)
+    return grade("iwae_estimate", body, IWAE_WORK)
+
+
+ACTIVE_UNITS_WORK = OwnWork(answers=(active_units,))
 
 
 def check_active_units(fn: Callable[[Tensor, float], Any]) -> Verdict:
@@ -704,10 +790,13 @@ def check_active_units(fn: Callable[[Tensor, float], Any]) -> Verdict:
                 problems.append("a unit is active when Var_x(E_q[z_u|x]) > threshold")
             return
 
-    return grade("active_units", body)
+    return grade("active_units", body, ACTIVE_UNITS_WORK)
 
 
 # ---------------------------------------------------------------------------- chapter 9
+
+
+FREE_BITS_WORK = OwnWork(answers=(FreeBitsObjective.__call__,))
 
 
 def check_free_bits(fn: Callable[[Tensor, float], Any]) -> Verdict:
@@ -773,4 +862,4 @@ def check_free_bits(fn: Callable[[Tensor, float], Any]) -> Verdict:
                 )
             )
 
-    return grade("free_bits", body)
+    return grade("free_bits", body, FREE_BITS_WORK)
