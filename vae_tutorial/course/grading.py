@@ -1,24 +1,32 @@
-"""Grading a class: each submitted notebook through its chapter's otter autograder.
+"""Grading a class: each question of each submitted notebook, on its own, in a sandbox.
 
 `grade_submissions(submissions, autograder, out)` finds every notebook under
 `submissions` (`<student>/<chapter>.ipynb`, or `<student>.ipynb` for a single chapter),
 tells its chapter from the notebook's metadata (otter writes `otter.assignment_name` into
-the student edition) or else its file name, runs `otter run` with that chapter's
-autograder zip (no Docker: the submission runs in this environment's kernel), and writes
-`grades.csv` and `grades.json` with one row per student: points per question, the total,
-and the graders' feedback lines. A submission that cannot be run (not a notebook, an
-unknown chapter) gets zero for its chapter and a line saying why; nothing stops the class.
+the student edition) or else its file name, and grades each question of that chapter's
+autograder zip separately: the answer cells (those otter marked with the question's name)
+and the question's test run in a fresh process (`question.py`), confined by `sandbox.py`
+(bubblewrap where it works: no network, read-only files, the book, solutions, autograders
+and other submissions out of sight; memory, process and CPU limits) with a wall-clock
+limit per question. A question that runs out of time, crashes its process or tampers
+with its grader scores 0 with a line saying so; the notebook's other questions, and the
+other students, are graded as usual. `grades.csv` and `grades.json` hold one row per
+student: points per question, the total, the graders' feedback lines; `grades.json` also
+says which isolation was in force. A submission that cannot be run (not a notebook, an
+unknown chapter) gets zero for its chapter and a line saying why.
 
-It does not build the autograders (`edition.py`). Reference: `otter run`,
-https://otter-grader.readthedocs.io/en/latest/cli_reference.html#otter-run
+The zips are otter's own, unchanged: `otter run`, `otter grade` (Docker) and Gradescope
+grade them as a whole notebook. It does not build them (`edition.py`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -30,8 +38,9 @@ from pathlib import Path
 import nbformat
 
 from ..errors import InputError
+from .question import ANSWER, TEST
+from .sandbox import Limits, confine, isolation
 
-RUN_TIMEOUT_S = 600  # one notebook through `otter run`
 _VERDICT_LINE = re.compile(r"^(?:AssertionError: )?((?:FAIL |- ).*)$")
 _ERROR_LINE = re.compile(r"^\w+(?:Error|Exception): .*$")
 
@@ -93,36 +102,105 @@ def feedback_lines(output: str) -> list[str]:
     return found
 
 
-def run_one(notebook: Path, autograder_zip: Path) -> dict[str, tuple[float, list[str]]]:
-    """{question: (score, feedback lines)} of one notebook, through `otter run`."""
-    with tempfile.TemporaryDirectory() as tmp:
-        result = subprocess.run(
-            [sys.executable, "-m", "otter", "run", "-a", str(autograder_zip), "-o", tmp,
-             str(notebook)],
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT_S,
-            check=False,
-        )  # fmt: skip
-        results = Path(tmp) / "results.json"
-        if result.returncode != 0 or not results.exists():
-            tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise InputError(f"the autograder could not run {notebook.name}: {tail[0]}")
-        tests = json.loads(results.read_text())["tests"]
-    return {
-        t["name"]: (float(t.get("score") or 0.0), feedback_lines(t.get("output", "")))
-        for t in tests
-        if "max_score" in t and t["name"] != "Public Tests"
-    }
+def answer_source(notebook: nbformat.NotebookNode, question: str) -> str:
+    """The code cells otter marked as the answer to `question`, as one script.
+
+    IPython's `%magic` and `!shell` lines are left out (the answer runs as plain Python).
+    """
+    cells = [
+        cell.source
+        for cell in notebook.cells
+        if cell.cell_type == "code" and question in cell.metadata.get("otter", {}).get("tests", [])
+    ]
+    return "\n\n".join(
+        "\n".join(
+            f"# (left out: {line.strip()})" if line.lstrip().startswith(("%", "!")) else line
+            for line in source.splitlines()
+        )
+        for source in cells
+    )
+
+
+def run_question(
+    notebook: nbformat.NotebookNode, question: str, test: str, hidden: list[Path], limits: Limits
+) -> tuple[float, list[str]]:
+    """(score, feedback lines) of one question, graded in a confined process of its own."""
+    answer = answer_source(notebook, question)
+    if not answer.strip():
+        return 0.0, [f"no answer cell for {question}: keep the cell the student edition gave you"]
+    with tempfile.TemporaryDirectory(prefix="vae-grade-") as tmp:
+        workdir = Path(tmp)
+        workdir.chmod(0o777)  # the sandbox runs as nobody
+        (workdir / ANSWER).write_text(answer)
+        (workdir / TEST).write_text(test)
+        read, write = os.pipe()
+        argv = [
+            sys.executable,
+            "-I",
+            "-m",
+            "vae_tutorial.course.question",
+            str(workdir),
+            str(write),
+        ]
+        process = subprocess.Popen(
+            confine(argv, workdir, hidden, limits),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            pass_fds=(write,),
+            start_new_session=True,
+        )
+        os.close(write)
+        with os.fdopen(read) as channel:
+            try:
+                _, stderr = process.communicate(timeout=limits.wall_seconds)
+                timed_out = False
+            except subprocess.TimeoutExpired:
+                timed_out, stderr = True, b""
+            with contextlib.suppress(ProcessLookupError):  # whatever the answer left running
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            text = "" if timed_out else channel.read()
+    if timed_out:
+        return 0.0, [
+            f"{question} timed out: it ran longer than {limits.wall_seconds:g} s "
+            "(an endless loop?); scored 0"
+        ]
+    if not text:
+        tail = stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
+        return 0.0, [
+            f"{question} ended the grading process before its verdict (exit code "
+            f"{process.returncode}: {tail[0][:200]}); scored 0"
+        ]
+    try:
+        result = json.loads(text)
+        return float(result["score"]), [str(line) for line in result["feedback"]]
+    except (ValueError, KeyError, TypeError):
+        return 0.0, [
+            f"{question}: the grading process's verdict was garbled (tampering?); scored 0"
+        ]
+
+
+def _hidden_folders(submissions: Path, autograder: Path, out: Path) -> list[Path]:
+    """What a submission must not read: the book and its solutions (the project's folder),
+    the autograders, the other submissions and the grades."""
+    project = Path(__file__).resolve().parents[2]
+    checkout = (project / "pyproject.toml").exists() and (project / "book").is_dir()
+    return [*([project] if checkout else []), submissions, autograder, out]
 
 
 def grade_submissions(
-    submissions: Path, autograder: Path, out: Path, jobs: int | None = None
+    submissions: Path,
+    autograder: Path,
+    out: Path,
+    jobs: int | None = None,
+    limits: Limits | None = None,
 ) -> list[StudentGrade]:
     """Grade every notebook under `submissions`; write out/grades.csv and out/grades.json.
 
-    `jobs` notebooks run at once (default: the number of CPUs).
+    `jobs` questions run at once (default: the number of CPUs); `limits` bound each one.
     """
+    limits = limits or Limits()
     if not submissions.is_dir():
         raise InputError(f"{submissions} is not a folder: pass the folder of submitted notebooks")
     maxima = question_points(autograder)
@@ -145,24 +223,49 @@ def grade_submissions(
         else:
             work.append((grade, chapter, path))
 
-    def run(item: tuple[StudentGrade, str, Path]) -> dict[str, tuple[float, list[str]]]:
-        grade, chapter, path = item
-        try:
-            return run_one(path, autograder / f"{chapter}.zip")
-        except (InputError, subprocess.TimeoutExpired) as exc:
-            grade.errors.append(str(exc))
-            return {}
+    hidden = _hidden_folders(submissions, autograder, out)
+    tests = _test_files(autograder)
+    questions = [
+        (grade, chapter, notebook, key)
+        for grade, chapter, path in work
+        if (notebook := _read(path, grade)) is not None
+        for key in maxima
+        if key.startswith(f"{chapter}:")
+    ]
+
+    def run(item: tuple[StudentGrade, str, nbformat.NotebookNode, str]) -> tuple[float, list[str]]:
+        _, _, notebook, key = item
+        return run_question(notebook, key.split(":", 1)[1], tests[key], hidden, limits)
 
     with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
-        for (grade, chapter, _), scores in zip(work, pool.map(run, work), strict=True):
-            for key in (k for k in maxima if k.startswith(f"{chapter}:")):
-                score, lines = scores.get(key.split(":", 1)[1], (0.0, []))
-                grade.points[key] = score
-                if lines:
-                    grade.feedback[key] = lines
+        for (grade, _, _, key), (score, lines) in zip(
+            questions, pool.map(run, questions), strict=True
+        ):
+            grade.points[key] = score
+            if lines:
+                grade.feedback[key] = lines
     rows = sorted(grades.values(), key=lambda g: g.student)
     _write(rows, maxima, out)
     return rows
+
+
+def _test_files(autograder: Path) -> dict[str, str]:
+    """{"chapter:question": the text of its otter test file} of every autograder zip."""
+    found = {}
+    for path in sorted(autograder.glob("*.zip")):
+        with zipfile.ZipFile(path) as zf:
+            for name in zf.namelist():
+                if name.startswith("tests/") and name.endswith(".py"):
+                    found[f"{path.stem}:{Path(name).stem}"] = zf.read(name).decode()
+    return found
+
+
+def _read(path: Path, grade: StudentGrade) -> nbformat.NotebookNode | None:
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception as exc:  # checked by _chapter_of already; a race or a partial file
+        grade.errors.append(f"{path.name}: could not be read ({type(exc).__name__}); not graded")
+        return None
 
 
 def _write(rows: list[StudentGrade], maxima: dict[str, float], out: Path) -> None:
@@ -181,6 +284,7 @@ def _write(rows: list[StudentGrade], maxima: dict[str, float], out: Path) -> Non
                 " | ".join(lines),
             ])  # fmt: skip
     report = {
+        "isolation": isolation(),
         "max_points": maxima,
         "students": [
             {
