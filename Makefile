@@ -19,7 +19,7 @@ PIP    := $(BIN)/python -m pip install --quiet -c constraints.txt
 LAB    := _build/lab
 JB     := $(BIN)/jupyter-book build . --all -W -n --keep-going
 
-SYSTEM_PACKAGES := dataset-fashion-mnist chromium
+SYSTEM_PACKAGES := dataset-fashion-mnist chromium bubblewrap
 
 # JavaScript the site serves itself, from the npm packages pinned in package-lock.json:
 # RequireJS + the ipywidgets HTML manager (widgets without a kernel) and MathJax 3 with
@@ -34,11 +34,13 @@ WIDGETS_DIST := node_modules/@jupyter-widgets/html-manager/dist
 
 install: $(STAMP) system-packages site-assets
 
-# Fashion-MNIST (Debian's dataset-fashion-mnist) and the browser of the site tests
-# (Debian's chromium), installed where apt is available and we are root; elsewhere
-# vae_tutorial downloads Fashion-MNIST on first use and the browser tests say what to install.
+# Fashion-MNIST (Debian's dataset-fashion-mnist), the browser of the site tests (Debian's
+# chromium) and the grading sandbox (Debian's bubblewrap), installed where apt is available
+# and we are root; elsewhere vae_tutorial downloads Fashion-MNIST on first use, the browser
+# tests say what to install, and `make grade` grades with resource limits only.
 system-packages:
-	@if { [ ! -d /usr/share/datasets/fashion-mnist ] || [ ! -x /usr/bin/chromium ]; } \
+	@if { [ ! -d /usr/share/datasets/fashion-mnist ] || [ ! -x /usr/bin/chromium ] \
+	      || [ ! -x /usr/bin/bwrap ]; } \
 	    && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES); \
 	fi
