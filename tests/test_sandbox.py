@@ -173,3 +173,24 @@ def test_the_sandbox_command_hides_the_book_and_runs_as_nobody() -> None:
         )  # fmt: skip
     uid = 65534 if os.geteuid() == 0 else os.geteuid()
     assert out.stdout.split() == [str(uid), "False", "0"]
+
+
+def test_torch_s_own_lazy_wrapper_is_not_tampering_but_a_lookalike_is() -> None:
+    """The first optimizer step imports torch._dynamo, which wraps torch.manual_seed: that
+    is torch's doing. The same wrapper around another function is tampering."""
+    import torch
+
+    from vae_tutorial.course.question import changed_since, integrity_snapshot
+
+    original = torch.manual_seed
+    snapshot = integrity_snapshot()
+    try:
+        torch.manual_seed = torch._disable_dynamo(original)
+        assert changed_since(snapshot) == []
+        lookalike = torch._disable_dynamo(lambda seed: None)
+        lookalike.__wrapped__ = original
+        torch.manual_seed = lookalike
+        assert changed_since(snapshot) == ["torch.manual_seed"]
+    finally:
+        torch.manual_seed = original
+    assert changed_since(snapshot) == []
