@@ -18,11 +18,24 @@ import pytest
 from nbclient import NotebookClient
 
 from vae_tutorial.cli import main
-from vae_tutorial.course.edition import build_student_edition, questions, solution_leaks
+from vae_tutorial.course import edition as edition_module
+from vae_tutorial.course.edition import (
+    REFERENCES,
+    REVEALS_KEY,
+    REVEALS_TAG,
+    answer_reveals,
+    build_student_edition,
+    exercise_spans,
+    questions,
+    shown_answers,
+    solution_leaks,
+)
 from vae_tutorial.course.grading import feedback_lines, grade_submissions
+from vae_tutorial.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
+edition_doc = edition_module.__doc__ or ""
 GRADED = [
     "02_elbo",
     "03_vae",
@@ -88,6 +101,100 @@ def test_the_student_edition_holds_no_solution(edition) -> None:
         assert len(stubs) == sum(q.chapter == chapter for q in found), chapter
         for cell in stubs:  # the reader's function is there, with `...` as its body
             assert re.search(r"def my_\w+\(.*\):\n    \"\"\".*\"\"\"\n    \.\.\.\n", cell.source)
+
+
+def chapters(folder: Path) -> dict[str, nbformat.NotebookNode]:
+    return {
+        p.stem: nbformat.read(p, as_version=4) for p in sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    }
+
+
+def marked() -> dict[tuple[str, int], tuple[str, str]]:
+    """(chapter, cell) -> (question, "move" | "drop") of the book's `reveals-answer` cells."""
+    return {
+        (chapter, i): (
+            cell.metadata[REVEALS_KEY]["question"],
+            cell.metadata[REVEALS_KEY]["student"],
+        )
+        for chapter, notebook in chapters(BOOK).items()
+        for i, cell in enumerate(notebook.cells)
+        if REVEALS_TAG in cell.metadata.get("tags", [])
+    }
+
+
+def test_every_graded_question_names_the_package_code_that_answers_it() -> None:
+    names = {q.name for chapter, nb in chapters(BOOK).items() for q in questions(nb, chapter)}
+    assert set(REFERENCES) == names
+
+
+def test_the_book_keeps_and_marks_every_printout_of_an_answer_before_its_exercise() -> None:
+    """The instructor edition shows them where they are, each tagged with its question."""
+    reveals = answer_reveals(chapters(BOOK), BOOK)
+    assert len(reveals) >= 5  # chapters 2, 3 (two), 5 and 7 print a reference before its exercise
+    assert {(r.chapter, r.cell): r.question for r in reveals} == {
+        place: question for place, (question, _) in marked().items()
+    }
+
+
+def test_the_edition_module_lists_every_moved_and_dropped_cell() -> None:
+    rows = re.findall(r"^    (\d\d_\w+) .*? (\d\d_\w+:\w+) +(moved|dropped)$", edition_doc, re.M)
+    assert sorted(rows) == sorted(
+        (chapter, question, {"move": "moved", "drop": "dropped"}[how])
+        for (chapter, _), (question, how) in marked().items()
+    )
+
+
+def test_no_student_notebook_shows_an_answer_before_its_exercise(edition) -> None:
+    """A marked cell comes right after its exercise, or is gone, with a note in its place;
+    the instructors' solution notebooks keep every one where the book has it."""
+    out, _ = edition
+    students = chapters(out / "notebooks")
+    assert [str(r) for r in answer_reveals(students, BOOK)] == []
+    moved = {master(c).cells[i].source for (c, i), (_, how) in marked().items() if how == "move"}
+    for (chapter, index), (question, how) in marked().items():
+        source, name = master(chapter).cells[index].source, question.split(":")[1]
+        student = students[chapter]
+        places = [i for i, c in enumerate(student.cells) if c.source == source]
+        notes = [c for c in student.cells if "Student edition" in c.source and name in c.source]
+        assert len(notes) >= 1, (chapter, index)
+        if how == "drop":  # nowhere in its chapter, not even after the exercise
+            assert places == [], (chapter, index)
+            assert not [c for c in student.cells if name in shown_answers(c, student, BOOK)]
+            continue
+        _, end = exercise_spans(student)[name]
+        assert len(places) == 1 and places[0] > end, (chapter, index, places, end)
+        between = student.cells[end + 1 : places[0]]  # a note, and what else moved there
+        assert all(c.source in moved or "Student edition" in c.source for c in between)
+        assert REVEALS_TAG not in student.cells[places[0]].metadata.get("tags", [])
+    solutions = answer_reveals(chapters(out / "solutions"), BOOK)
+    assert {(r.chapter, r.question) for r in solutions} == {
+        (chapter, question) for (chapter, _), (question, _) in marked().items()
+    }
+
+
+def test_the_answer_check_reads_printed_and_included_code(tmp_path) -> None:
+    """What a cell shows: its own lines, inspect.getsource of an import, a literalinclude."""
+    (tmp_path / "code.py").write_text("def kl(mu, logvar):\n    return mu.var(dim=0) > threshold\n")
+    cells = [
+        nbformat.v4.new_code_cell("import inspect\n\nfrom vae_tutorial.sampling import slerp"),
+        nbformat.v4.new_code_cell("print(inspect.getsource(slerp))"),
+        nbformat.v4.new_markdown_cell("```{literalinclude} code.py\n:pyobject: kl\n```"),
+        nbformat.v4.new_code_cell("x = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).sum(-1)"),
+    ]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    found = [shown_answers(c, notebook, tmp_path) for c in cells[:4]]
+    assert found == [set(), {"slerp"}, {"active_units"}, set()]  # 3: not the reference's line
+    cells[3].source = "return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).sum(-1)  # kl"
+    assert shown_answers(cells[3], notebook, tmp_path) == {"gaussian_kl"}
+    reveals = answer_reveals({"01_a": notebook}, tmp_path)
+    assert [str(r) for r in reveals] == [
+        "01_a cell 1 shows the answer to ?:slerp",
+        "01_a cell 2 shows the answer to ?:active_units",
+        "01_a cell 3 shows the answer to ?:gaussian_kl",
+    ]
+    unknown = nbformat.v4.new_code_cell("print(inspect.getsource(model.encode))")
+    with pytest.raises(InputError, match="cannot tell what"):
+        shown_answers(unknown, notebook, tmp_path)
 
 
 def test_the_leak_check_finds_solutions_left_in() -> None:
