@@ -24,6 +24,7 @@ import pytest
 from vae_tutorial.course.edition import build_chapter
 from vae_tutorial.course.grading import grade_submissions, run_question
 from vae_tutorial.course.sandbox import Limits, confine, isolation
+from vae_tutorial.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 WALL = 20.0  # seconds per question in these tests (a normal one takes 3-7 s here)
@@ -194,3 +195,33 @@ def test_torch_s_own_lazy_wrapper_is_not_tampering_but_a_lookalike_is() -> None:
     finally:
         torch.manual_seed = original
     assert changed_since(snapshot) == []
+
+
+def test_bad_input_gets_one_line_and_costs_no_other_grade(chapter_3: Path, tmp_path: Path) -> None:
+    solution = chapter_3 / "edition" / "solutions" / "03_vae.ipynb"
+    autograder = chapter_3 / "edition" / "autograder"
+    subs = tmp_path / "handed_in"
+    _submission(solution, HONEST, subs / "alice" / "03_vae.ipynb")
+    shutil.copy(subs / "alice" / "03_vae.ipynb", subs / "alice" / "copy.ipynb")  # by metadata
+    (subs / "alice" / "notes.txt").write_text("my notes")
+    (subs / "bob").mkdir()
+    (subs / "carol").mkdir()
+    nbformat.write(nbformat.v4.new_notebook(), subs / "carol" / "lab1.ipynb")  # another course
+    (subs / "__MACOSX" / "alice").mkdir(parents=True)
+    (subs / "__MACOSX" / "alice" / "._03_vae.ipynb").write_bytes(b"\x00\x05")
+    (subs / ".DS_Store").write_bytes(b"\x00")
+    rows = {r.student: r for r in grade_submissions(subs, autograder, tmp_path / "g", jobs=2)}
+    assert sorted(rows) == ["alice", "bob", "carol"]
+    assert rows["alice"].total == 5 and rows["alice"].errors == [
+        "alice/copy.ipynb: a second notebook of 03_vae (the first, alice/03_vae.ipynb, is "
+        "graded); not graded",
+        "alice/notes.txt: not a notebook (.ipynb); not graded",
+    ]
+    assert rows["bob"].errors == ["handed in no file"] and rows["bob"].total == 0
+    assert rows["carol"].errors == [
+        "carol/lab1.ipynb: not a notebook of the student edition (keep its file name or its "
+        "metadata); not graded"
+    ]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="holds no submissions: expected <student>/<chapter>"):
+        grade_submissions(tmp_path / "empty", autograder, tmp_path / "g2")

@@ -85,6 +85,21 @@ def _chapter_of(path: Path, chapters: set[str]) -> str | None:
     return path.stem if path.stem in chapters else None
 
 
+def _skipped(path: Path) -> bool:
+    """Hidden files and folders (.ipynb_checkpoints, .DS_Store) and a zip's __MACOSX."""
+    return path.name.startswith(".") or path.name == "__MACOSX"
+
+
+def _handed_in(submissions: Path) -> list[Path]:
+    """Every file under `submissions`, outside hidden folders, in order."""
+    return sorted(
+        p
+        for p in submissions.rglob("*")
+        if p.is_file()
+        and not any(_skipped(Path(part)) for part in p.relative_to(submissions).parts)
+    )
+
+
 def _student_of(path: Path, submissions: Path) -> str:
     relative = path.relative_to(submissions)
     return relative.parts[0] if len(relative.parts) > 1 else path.stem
@@ -209,19 +224,36 @@ def grade_submissions(
     chapters = {q.split(":")[0] for q in maxima}
     grades: dict[str, StudentGrade] = {}
     work = []
-    for path in sorted(submissions.rglob("*.ipynb")):
-        if ".ipynb_checkpoints" in path.parts:
-            continue
+    chosen: dict[tuple[str, str], Path] = {}
+    for path in _handed_in(submissions):
         student = _student_of(path, submissions)
         grade = grades.setdefault(student, StudentGrade(student))
+        name = path.relative_to(submissions).as_posix()
+        if path.suffix != ".ipynb":
+            grade.errors.append(f"{name}: not a notebook (.ipynb); not graded")
+            continue
         chapter = _chapter_of(path, chapters)
         if chapter is None:
             grade.errors.append(
-                f"{path.name}: not a notebook of the student edition (keep its file name or "
+                f"{name}: not a notebook of the student edition (keep its file name or "
                 "its metadata); not graded"
             )
+        elif (student, chapter) in chosen:
+            first = chosen[student, chapter].relative_to(submissions).as_posix()
+            grade.errors.append(
+                f"{name}: a second notebook of {chapter} (the first, {first}, is graded); "
+                "not graded"
+            )
         else:
+            chosen[student, chapter] = path
             work.append((grade, chapter, path))
+    for folder in sorted(p for p in submissions.iterdir() if p.is_dir() and not _skipped(p)):
+        grades.setdefault(folder.name, StudentGrade(folder.name, errors=["handed in no file"]))
+    if not grades:
+        raise InputError(
+            f"{submissions} holds no submissions: expected <student>/<chapter>.ipynb "
+            "or <student>.ipynb"
+        )
 
     hidden = _hidden_folders(submissions, autograder, out)
     tests = _test_files(autograder)
