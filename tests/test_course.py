@@ -11,10 +11,12 @@ import csv
 import json
 import re
 import shutil
+import zipfile
 from pathlib import Path
 
 import nbformat
 import pytest
+import yaml
 from nbclient import NotebookClient
 
 from vae_tutorial.cli import main
@@ -296,3 +298,20 @@ def test_feedback_lines_keep_the_verdict_and_errors_only() -> None:
 def test_grade_command_names_a_missing_folder(tmp_path, capsys) -> None:
     assert main(["grade", str(tmp_path / "nowhere"), "--autograder", str(tmp_path)]) == 1
     assert "is not a folder" in capsys.readouterr().err
+
+
+def test_each_autograder_zip_holds_what_otter_grade_and_gradescope_need(edition) -> None:
+    """Otter's scale-out paths build their image from the zip alone: its environment.yml
+    must install otter, CPU PyTorch and the book's package from the repository."""
+    out, found = edition
+    repository = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+    package = f"vae-tutorial @ git+{repository['url']}@{repository['branch']}"
+    for chapter in GRADED:
+        with zipfile.ZipFile(out / "autograder" / f"{chapter}.zip") as zf:
+            names = set(zf.namelist())
+            assert {"run_autograder", "setup.sh", "environment.yml", "otter_config.json"} <= names
+            assert {f"tests/{q.name}.py" for q in found if q.chapter == chapter} <= names
+            pip = yaml.safe_load(zf.read("environment.yml"))["dependencies"][-1]["pip"]
+            assert json.loads(zf.read("otter_config.json"))["assignment_name"] == chapter
+        assert package in pip and "torch>=2.4" in pip, (chapter, pip)
+        assert any(p.startswith("otter-grader") for p in pip)

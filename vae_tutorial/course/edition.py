@@ -77,6 +77,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import yaml
 from nbconvert.preprocessors import TagRemovePreprocessor
 from traitlets.config import Config
 
@@ -91,8 +92,15 @@ check_all_cell: false
 export_cell: false
 run_tests: false
 solutions_pdf: false
+requirements: requirements.txt
 tests:
   files: true
+"""
+# What otter's grading image installs from the zip (`otter grade` on a Docker host,
+# Gradescope): CPU-only PyTorch and the book's package from its repository (_config.yml).
+AUTOGRADER_REQUIREMENTS = """--extra-index-url https://download.pytorch.org/whl/cpu
+torch>=2.4
+vae-tutorial @ git+{url}@{branch}
 """
 _BEGIN, _END = re.compile(r"#\s*BEGIN\s+(\w+)", re.I), re.compile(r"#\s*END\s+(\w+)", re.I)
 SOLUTION_TEXT = re.compile(r"\{solution(-start|-end)?\}")
@@ -232,6 +240,7 @@ def build_chapter(path: Path, out: Path) -> list[Question]:
     with tempfile.TemporaryDirectory() as tmp:
         master = Path(tmp) / path.name
         nbformat.write(notebook, master)
+        (Path(tmp) / "requirements.txt").write_text(autograder_requirements(path.parent))
         dist = Path(tmp) / "dist"
         _otter_assign(master, dist)
         student = nbformat.read(dist / "student" / master.name, as_version=4)
@@ -241,6 +250,19 @@ def build_chapter(path: Path, out: Path) -> list[Question]:
         (zipfile,) = (dist / "autograder").glob("*.zip")
         shutil.copy(zipfile, out / "autograder" / f"{chapter}.zip")
     return found
+
+
+def autograder_requirements(book: Path) -> str:
+    """requirements.txt of the autograder zips: the package from the repository that
+    `_config.yml` (beside `book`) names, at its branch."""
+    config = book.parent / "_config.yml"
+    if not config.exists():
+        raise InputError(f"no _config.yml beside {book}: the autograders install the package "
+                         "from its `repository: url:`; build from the book's checkout")  # fmt: skip
+    repository = yaml.safe_load(config.read_text()).get("repository", {})
+    return AUTOGRADER_REQUIREMENTS.format(
+        url=repository["url"], branch=repository.get("branch", "main")
+    )
 
 
 def build_student_edition(book: Path, out: Path) -> list[Question]:
