@@ -289,7 +289,8 @@ def solution_leaks(master: nbformat.NotebookNode, student: nbformat.NotebookNode
         for line in cell.source.splitlines():
             if re.search(r"#\s*END SOLUTION", line):
                 inside = SOLUTION_TAG in cell.metadata.get("tags", [])
-            (solution_lines if inside else other_lines).add(line.strip())
+            solution = inside or re.search(r"#\s*SOLUTION\s*$", line)  # otter's one-line form
+            (solution_lines if solution else other_lines).add(line.strip())
             if re.search(r"#\s*BEGIN SOLUTION", line):
                 inside = True
     solution_lines -= other_lines | {""}
