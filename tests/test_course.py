@@ -1,4 +1,4 @@
-"""The course: graded exercises in chapters 2-9, the student edition, and class grading.
+"""The course: graded exercises in chapters 2-10, the student edition, and class grading.
 
 The student edition must hold no solution, run top to bottom before it is filled in, and
 grade to zero; the instructor's solutions must grade to full marks; a submission with one
@@ -47,6 +47,7 @@ GRADED = [
     "07_latent_space",
     "08_evaluation",
     "09_going_further",
+    "10_when_it_goes_wrong",
 ]
 EXERCISE = re.compile(r":::\{exercise\}.*?\n:::", re.S)
 
@@ -61,7 +62,7 @@ def edition(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
     return out, build_student_edition(BOOK, out)
 
 
-def test_every_chapter_2_to_9_has_graded_questions(edition) -> None:
+def test_every_chapter_2_to_10_has_graded_questions(edition) -> None:
     out, found = edition
     assert sorted({q.chapter for q in found}) == GRADED
     chapters = sorted(p.stem for p in BOOK.glob("[0-9][0-9]_*.ipynb"))

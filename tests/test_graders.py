@@ -613,6 +613,107 @@ FREE_BITS = [
     (lambda kl, lam: 2 * kl.mean(0).clamp_min(lam).sum(), "does not match"),
 ]
 
+
+def _free_bits_step(model, optimizer, x, lam, floor="dim", reduce="mean", zero=True, sign=1.0):
+    mu, logvar = model.encode(x)
+    z = Normal(mu, torch.exp(0.5 * logvar)).rsample()  # (B, D)
+    recon = Bernoulli(logits=model.decode(z)).log_prob(x).flatten(1).sum(1)  # (B,)
+    kl = kl_divergence(Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0))  # (B, D)
+    per_dim = kl.sum(0) if reduce == "sum" else kl.mean(0)
+    kl_term = {
+        "dim": lambda: per_dim.clamp_min(lam).sum(),
+        "example": lambda: kl.clamp_min(lam).mean(0).sum(),
+        "total": lambda: per_dim.sum().clamp_min(lam),
+        "none": lambda: per_dim.sum(),
+    }[floor]()
+    loss = sign * ((-recon.sum() if reduce == "sum" else -recon.mean()) + kl_term)
+    if zero:
+        optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def free_bits_step_in_one_expression(model, optimizer, x, lam):
+    logits, mu, logvar = model(x)
+    bce = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum((1, 2, 3))
+    kl = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1)  # (B, D)
+    loss = bce.mean() + torch.maximum(kl.mean(0), torch.tensor(lam)).sum()
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+FREE_BITS_STEP = [
+    (_free_bits_step, PASS),
+    (free_bits_step_in_one_expression, PASS),
+    (lambda m, o, x, lam: _free_bits_step(m, o, x, lam, floor="example"), "not each example's"),
+    (lambda m, o, x, lam: _free_bits_step(m, o, x, lam, floor="total"), "no floor per dimension"),
+    (lambda m, o, x, lam: _free_bits_step(m, o, x, lam, floor="none"), "no floor per dimension"),
+    (lambda m, o, x, lam: _free_bits_step(m, o, x, lam, reduce="sum"), "do not sum"),
+    (lambda m, o, x, lam: _free_bits_step(m, o, x, lam, zero=False), "zero_grad"),
+    (lambda m, o, x, lam: _free_bits_step(m, o, x, lam, sign=-1.0), "you maximized it"),
+    (lambda m, o, x, lam: _free_bits_step(m, o, x, 2 * lam), "with λ = free_bits"),
+    (lambda m, o, x, lam: _free_bits_step(m, o, x, lam) + 1.0, "before the update"),
+    (lambda m, o, x, lam: step_correct(m, o, x), "no floor per dimension"),
+    (lambda m, o, x, lam: 0.0, "did not change"),
+]
+
+
+# ---------------------------------------------------------------------------- chapter 10
+
+
+def fixed_step_with_own_terms(model, optimizer, x):
+    optimizer.zero_grad()
+    loss = -elbo_correct(model, x)[0].mean()
+    loss.backward()
+    optimizer.step()
+    return float(loss)
+
+
+FIXED_TRAIN_STEP = [
+    (step_correct, PASS),
+    (fixed_step_with_own_terms, PASS),
+    (lambda m, o, x: _step(m, o, x, zero=False), "zero_grad"),
+    (lambda m, o, x: _step(m, o, x, step=False), "optimizer.step()"),
+    (lambda m, o, x: _step(m, o, x, sign=-1.0), "minimize the negative ELBO"),
+    (lambda m, o, x: _step(m, o, x, reduce=torch.sum), "do not sum"),
+    (step_loss_after_update, "before the update"),
+    (step_with_own_adam, "update differs"),
+    (lambda m, o, x: float("nan"), "not a finite number"),
+    (lambda m, o, x: 1 / 0, "raised ZeroDivisionError"),
+]
+
+
+def ll_from_logits(logits, x):
+    return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum((1, 2, 3))
+
+
+def ll_logsigmoid(logits, x):
+    return (x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits)).flatten(1).sum(1)
+
+
+def ll_naive(logits, x, eps=0.0):
+    p = torch.sigmoid(logits).clamp(eps, 1 - eps)
+    return (x * torch.log(p) + (1 - x) * torch.log(1 - p)).flatten(1).sum(1)
+
+
+FIXED_LOG_LIKELIHOOD = [
+    (ll_from_logits, PASS),
+    (ll_logsigmoid, PASS),
+    (lambda lg, x: Bernoulli(logits=lg).log_prob(x).sum((1, 2, 3)), PASS),
+    (ll_naive, "still −inf or NaN at confident logits"),
+    (lambda lg, x: ll_naive(lg, x, 1e-7), "clamping p hides the −inf"),
+    (lambda lg, x: ll_naive(lg, x, 1e-12), "still −inf"),  # 1 - 1e-12 is 1 in float32
+    (lambda lg, x: -ll_from_logits(lg, x), "the sign is flipped"),
+    (lambda lg, x: ll_from_logits(lg, x) / 784, "averaging divides it by 784"),
+    (lambda lg, x: ll_from_logits(lg, x).sum(), "one value per example"),
+    (lambda lg, x: ll_from_logits(lg, x).numpy(), "numpy"),
+    (lambda lg, x: ll_from_logits(lg, x) + 1.0, "does not match"),
+    (lambda lg, x: ll_naive(lg.clamp(-3, 3), x), "does not match Σ_i x_i log p_i"),
+]
+
 BATTERIES = {
     g.check_linear_gaussian_posterior: POSTERIOR,
     g.check_linear_gaussian_elbo: ELBO_TOY,
@@ -626,6 +727,9 @@ BATTERIES = {
     g.check_iwae_estimate: IWAE,
     g.check_active_units: ACTIVE,
     g.check_free_bits: FREE_BITS,
+    g.check_free_bits_step: FREE_BITS_STEP,
+    g.check_fixed_train_step: FIXED_TRAIN_STEP,
+    g.check_fixed_log_likelihood: FIXED_LOG_LIKELIHOOD,
 }
 CASES = [
     pytest.param(grader, fn, phrase, id=f"{grader.__name__}-{i}")
@@ -734,6 +838,9 @@ SIGNATURES = {
     g.check_iwae_estimate: "iwae_estimate(log_w)",
     g.check_active_units: "active_units(mu, threshold)",
     g.check_free_bits: "free_bits_kl(kl, free_bits)",
+    g.check_free_bits_step: "free_bits_step(model, optimizer, x, free_bits)",
+    g.check_fixed_train_step: "fixed_train_step(model, optimizer, x)",
+    g.check_fixed_log_likelihood: "fixed_log_likelihood(logits, x)",
 }
 
 

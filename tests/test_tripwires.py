@@ -81,6 +81,14 @@ def step_with_the_objective(model, optimizer, x):
     return loss.item()
 
 
+def free_bits_step_with_the_objective(model, optimizer, x, free_bits):
+    loss, _ = FreeBitsObjective(1.0, 0, free_bits)(model, x, 0)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
 def elbo_with_the_package_likelihood(model, x):
     mu, logvar = model.encode(x)
     z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
@@ -150,6 +158,13 @@ DELEGATIONS = [
     ),
     (g.check_active_units, vae_tutorial.evaluate.active_units, "evaluate.active_units"),
     (g.check_free_bits, free_bits_through_the_objective, "FreeBitsObjective.__call__"),
+    (g.check_free_bits_step, free_bits_step_with_the_objective, "FreeBitsObjective.__call__"),
+    (g.check_fixed_train_step, step_with_the_package, "vae_tutorial.train.train_step"),
+    (
+        g.check_fixed_log_likelihood,
+        vae_tutorial.elbo.bernoulli_log_likelihood,
+        "vae_tutorial.elbo.bernoulli_log_likelihood",
+    ),
 ]
 
 

@@ -27,7 +27,7 @@ Tools around them (files, the command line, the book and the course):
     cli              the `vae-tutorial` command
 
 The course (graders, student edition, autograding), built on the core:
-    course           check_* graders for chapters 2-9, `make student`, `make grade`
+    course           check_* graders for chapters 2-10, `make student`, `make grade`
 
 Importing the package has no side effects: it reads no files and prints nothing.
 """

@@ -1,7 +1,7 @@
 """The course around the book: graders, the student edition and autograding.
 
     checking   verdicts, and calling the reader's code so that nothing it does crashes a grader
-    graders    one `check_*` per exercise of chapters 2-9, against the package's references
+    graders    one `check_*` per exercise of chapters 2-10, against the package's references
     derived    the numbers a reader derives by hand, graded to a stated tolerance
     tripwires  the package's answers out of reach while the reader's function runs
     edition    the student edition: chapters without solutions, and the otter autograder
@@ -25,7 +25,10 @@ from .derived import (
 from .graders import (
     check_active_units,
     check_calc_elbo,
+    check_fixed_log_likelihood,
+    check_fixed_train_step,
     check_free_bits,
+    check_free_bits_step,
     check_gaussian_kl,
     check_iwae_estimate,
     check_linear_gaussian_elbo,
@@ -43,7 +46,10 @@ __all__ = [
     "check_beta_equivalence",
     "check_bits_per_dim",
     "check_calc_elbo",
+    "check_fixed_log_likelihood",
+    "check_fixed_train_step",
     "check_free_bits",
+    "check_free_bits_step",
     "check_gaussian_kl",
     "check_iwae_estimate",
     "check_kl_value",

@@ -1,4 +1,4 @@
-"""The graders of the book's exercises, one `check_*` per exercise, chapters 2-9.
+"""The graders of the book's exercises, one `check_*` per exercise, chapters 2-10.
 
 Each grader calls the reader's function on inputs chosen so that the usual mistakes give
 visibly different numbers (a posterior variance far from 1, log-weights near -500 nats,
@@ -15,7 +15,8 @@ can store and compare them) and never leave a changed model behind.
     chapter 6   check_reconstruct
     chapter 7   check_slerp
     chapter 8   check_iwae_estimate, check_active_units
-    chapter 9   check_free_bits
+    chapter 9   check_free_bits, check_free_bits_step
+    chapter 10  check_fixed_train_step, check_fixed_log_likelihood (find the bug)
 
 Next to each grader, its `OwnWork` lists the package functions that answer the exercise
 (unreachable while the reader's function runs, `tripwires.py`) and those it allows.
@@ -528,6 +529,11 @@ def check_train_step(fn: Callable[[VAE, torch.optim.Optimizer, Tensor], Any]) ->
     the gradients, backpropagate the batch-mean negative ELBO, step). The test model's
     sigma is about 3e-7, so the draw of z cannot change the update.
     """
+    return _train_step_verdict(fn, "train_step")
+
+
+def _train_step_verdict(fn: Callable[..., Any], exercise: str) -> Verdict:
+    """check_train_step's checks, for the exercise named `exercise` (chapters 5 and 10)."""
 
     def body(problems: list[str]) -> None:
         model, x = grader_model(logvar_shift=-30.0)
@@ -546,7 +552,7 @@ def check_train_step(fn: Callable[[VAE, torch.optim.Optimizer, Tensor], Any]) ->
             before = _flat(mine)
             torch.manual_seed(10 + step)
             got = number(
-                call(fn, mine, opt, x, name="train_step(model, optimizer, x)"), "the returned loss"
+                call(fn, mine, opt, x, name=f"{exercise}(model, optimizer, x)"), "the returned loss"
             )
             delta = _flat(mine) - before
             if delta.abs().max() == 0:
@@ -588,7 +594,7 @@ def check_train_step(fn: Callable[[VAE, torch.optim.Optimizer, Tensor], Any]) ->
                 )
                 return
 
-    return grade("train_step", body, TRAIN_STEP_WORK)
+    return grade(exercise, body, TRAIN_STEP_WORK)
 
 
 # ---------------------------------------------------------------------------- chapter 6
@@ -863,3 +869,197 @@ def check_free_bits(fn: Callable[[Tensor, float], Any]) -> Verdict:
             )
 
     return grade("free_bits", body, FREE_BITS_WORK)
+
+
+# The building blocks of chapters 3-5 may be used; the free-bits objective and the
+# training loop may not.
+FREE_BITS_STEP_WORK = OwnWork(
+    answers=(FreeBitsObjective.__call__, *ELBO_ANSWERS, train_step, train_epoch, train),
+    allowed=(calc_elbo, gaussian_kl, bernoulli_log_likelihood, reparameterize, VAE.forward),
+)
+
+
+def _sgd_steps(model: VAE, x: Tensor, loss_of: Callable[[VAE, Tensor], Tensor]) -> list:
+    """[(loss, parameter change)] of two plain SGD steps on loss_of(copy, x), from `model`."""
+    ref = copy.deepcopy(model)
+    optimizer = torch.optim.SGD(ref.parameters(), lr=TRAIN_LR)
+    steps = []
+    for _ in range(2):
+        before = _flat(ref)
+        loss = loss_of(ref, x)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        steps.append((loss.item(), _flat(ref) - before))
+    return steps
+
+
+def _free_bits_floor(model: VAE, x: Tensor) -> float:
+    """A floor lambda above the batch-mean KL of the dimension whose examples spread most,
+    but below some of its examples' KLs: flooring examples instead of the mean shows."""
+    with torch.no_grad():
+        mu, logvar = model.encode(x)
+        kl = gaussian_kl(mu[..., None], logvar[..., None])  # (B, D) nats
+    j = int(kl.std(0).argmax())
+    return float(kl[:, j].mean() + 0.25 * kl[:, j].std())
+
+
+def check_free_bits_step(fn: Callable[[VAE, torch.optim.Optimizer, Tensor, float], Any]) -> Verdict:
+    """Grade `fn(model, optimizer, x, free_bits) -> loss`: one step on the free-bits loss.
+
+    Loss = -mean_b log p(x_b|z_b) + sum_j max(lambda, mean_b KL_bj), eq. `free-bits`, the
+    package's FreeBitsObjective with beta = 1. Two plain SGD steps are compared with the
+    reference and with the usual mistakes; sigma is about 3e-7, so the draw of z does not
+    change the update.
+    """
+
+    def body(problems: list[str]) -> None:
+        model, x = grader_model(logvar_shift=-30.0)
+        lam = _free_bits_floor(model, x)
+
+        def terms(m: VAE, x: Tensor) -> tuple[Tensor, Tensor]:
+            mu, logvar = m.encode(x)
+            recon = bernoulli_log_likelihood(m.decode(reparameterize(mu, logvar)), x)  # (B,)
+            return recon, gaussian_kl(mu[..., None], logvar[..., None])  # (B,), (B, D)
+
+        def floored_examples(m: VAE, x: Tensor) -> Tensor:
+            recon, kl = terms(m, x)
+            return -recon.mean() + kl.clamp_min(lam).mean(0).sum()
+
+        def unfloored(m: VAE, x: Tensor) -> Tensor:
+            recon, kl = terms(m, x)
+            return -recon.mean() + kl.mean(0).sum()
+
+        def summed(m: VAE, x: Tensor) -> Tensor:
+            recon, kl = terms(m, x)
+            return -recon.sum() + kl.sum(0).clamp_min(lam).sum()
+
+        objective = FreeBitsObjective(1.0, 0, lam)
+        ref_steps = _sgd_steps(model, x, lambda m, x: objective(m, x, 0)[0])
+        mistakes = {
+            "floor each dimension's batch-mean KL, not each example's: "
+            "max(λ, mean_b KL_bj) (eq. `free-bits`)": _sgd_steps(model, x, floored_examples),
+            "the KL term has no floor per dimension (no floor, or one on the total KL): "
+            "Σ_j max(λ, mean_b KL_bj) (eq. `free-bits`)": _sgd_steps(model, x, unfloored),
+            "average over the batch (.mean()), do not sum: the step would grow with the "
+            "batch size": _sgd_steps(model, x, summed),
+        }
+        mine = copy.deepcopy(model)
+        optimizer = torch.optim.SGD(mine.parameters(), lr=TRAIN_LR)
+        for step, (ref_loss, ref_delta) in enumerate(ref_steps):
+            before = _flat(mine)
+            torch.manual_seed(20 + step)
+            got = number(
+                call(
+                    fn,
+                    mine,
+                    optimizer,
+                    x,
+                    lam,
+                    name="free_bits_step(model, optimizer, x, free_bits)",
+                ),
+                "the returned loss",
+            )
+            delta = _flat(mine) - before
+            if delta.abs().max() == 0:
+                problems.append(
+                    "the parameters did not change: call optimizer.step() after loss.backward()"
+                )
+                return
+            if math.isclose(got, -ref_loss, rel_tol=1e-4):
+                problems.append(
+                    "minimize the loss −log p(x|z) + Σ_j max(λ, mean_b KL_bj); you "
+                    "maximized it (eq. `free-bits`)"
+                )
+                return
+            line = next(
+                (k for k, steps in mistakes.items() if _rel(delta, steps[step][1]) < 1e-2), None
+            )
+            if line and _rel(delta, ref_delta) > 1e-2:
+                problems.append(line)
+                return
+            if step == 1 and _rel(delta, ref_steps[0][1] + ref_delta) < 1e-2:
+                problems.append(
+                    "gradients accumulate across steps: call optimizer.zero_grad() "
+                    "before loss.backward()"
+                )
+                return
+            if _rel(delta, ref_delta) > 1e-2:
+                problems.append(
+                    "the update differs from one step of the given optimizer on "
+                    "−mean_b log p(x|z) + Σ_j max(λ, mean_b KL_bj), λ = free_bits "
+                    f"(eq. `free-bits`; the loss should be {ref_loss:.2f} nats, yours is {got:.2f})"
+                )
+                return
+            if not math.isclose(got, ref_loss, rel_tol=1e-4):
+                problems.append(
+                    "the returned loss is not the free-bits loss of the batch before the "
+                    f"update, with λ = free_bits: expected {ref_loss:.2f}, got {got:.2f} nats"
+                )
+                return
+
+    return grade("free_bits_step", body, FREE_BITS_STEP_WORK)
+
+
+# ---------------------------------------------------------------------------- chapter 10
+
+
+def check_fixed_train_step(fn: Callable[[VAE, torch.optim.Optimizer, Tensor], Any]) -> Verdict:
+    """Grade chapter 10's fixed training step with check_train_step's checks."""
+    return _train_step_verdict(fn, "fixed_train_step")
+
+
+LIKELIHOOD_WORK = OwnWork(answers=ELBO_ANSWERS)
+LL_BATCH = 4
+
+
+def check_fixed_log_likelihood(fn: Callable[[Tensor, Tensor], Any]) -> Verdict:
+    """Grade `fn(logits, x) -> (B,)`: log p(x|z) of eq. `bernoulli-likelihood`, stable.
+
+    The logits reach ±200, where sigmoid rounds to 0 or 1 in float32, so log(sigmoid)
+    is -inf and a clamp of p is off by many nats; at logits within ±3 both are right,
+    which tells a clamp from other mistakes.
+    """
+
+    def body(problems: list[str]) -> None:
+        gen = torch.Generator().manual_seed(0)
+        x = torch.bernoulli(torch.full((LL_BATCH, 1, 28, 28), 0.5), generator=gen)
+        confident = 60.0 * torch.randn(LL_BATCH, 1, 28, 28, generator=gen)
+        moderate = torch.randn(LL_BATCH, 1, 28, 28, generator=gen)
+        name = "fixed_log_likelihood(logits, x)"
+
+        def log_likelihood(logits: Tensor) -> Tensor | None:
+            raw = call(fn, logits.clone(), x.clone(), name=name)
+            if isinstance(raw, Tensor) and raw.shape == (LL_BATCH,) and not raw.isfinite().all():
+                return None
+            return tensor(raw, "log p(x|z)", (LL_BATCH,), per_example=True)
+
+        mild = log_likelihood(moderate)
+        ref_mild = bernoulli_log_likelihood(moderate.double(), x.double())
+        mistakes = {
+            "log p(x|z) is minus the binary cross-entropy: the sign is flipped": -ref_mild,
+            "sum log p(x|z) over the 784 pixels; averaging divides it by 784": ref_mild / 784,
+        }
+        if mild is None:
+            problems.append("log p(x|z) is −inf or NaN even at logits within ±3")
+            return
+        wrong = "log p(x|z) does not match Σ_i x_i log p_i + (1 − x_i) log(1 − p_i)"
+        line = diagnose(mild, ref_mild, mistakes, wrong + " (eq. `bernoulli-likelihood`)")
+        if line:
+            problems.append(line)
+            return
+        sure = log_likelihood(confident)
+        if sure is None:
+            problems.append(
+                "still −inf or NaN at confident logits: sigmoid(l) rounds to 0 or 1, and "
+                "log(0) = −inf; compute from the logits, −F.binary_cross_entropy_with_logits"
+                "(logits, x, reduction='none') summed over pixels (or F.logsigmoid)"
+            )
+        elif not close(sure, bernoulli_log_likelihood(confident.double(), x.double())):
+            problems.append(
+                "finite but wrong at confident logits: clamping p hides the −inf by changing "
+                "log p(x|z) by many nats; compute from the logits "
+                "(F.binary_cross_entropy_with_logits or F.logsigmoid)"
+            )
+
+    return grade("fixed_log_likelihood", body, LIKELIHOOD_WORK)
