@@ -596,6 +596,65 @@ ACTIVE = [
 ]
 
 
+def _log_weights(model, x, k, detach=False, sigma_is_exp_logvar=False):
+    """log w (k, B) of k draws per image, written with torch.distributions."""
+    mu, logvar = model.encode(x)
+    sigma = logvar.exp() if sigma_is_exp_logvar else torch.exp(0.5 * logvar)
+    q = Normal(mu, sigma)
+    z = q.rsample((k,))  # (k, B, D)
+    if detach:
+        z = z.detach()
+    log_px = Bernoulli(logits=model.decode(z)).log_prob(x.expand(k, *x.shape)).flatten(2).sum(-1)
+    return log_px + Normal(0.0, 1.0).log_prob(z).sum(-1) - q.log_prob(z).sum(-1)
+
+
+def iwae_loss_correct(model, x, k):
+    return -(torch.logsumexp(_log_weights(model, x, k), 0) - math.log(k)).mean()
+
+
+def iwae_loss_in_a_loop(model, x, k):
+    mu, logvar = model.encode(x)
+    terms = []
+    for _ in range(k):
+        z = reparam(mu, logvar)  # (B, D)
+        bce = F.binary_cross_entropy_with_logits(model.decode(z), x, reduction="none")
+        log_q = Normal(mu, torch.exp(0.5 * logvar)).log_prob(z).sum(1)
+        terms.append(-bce.sum((1, 2, 3)) + Normal(0.0, 1.0).log_prob(z).sum(1) - log_q)
+    log_w = torch.stack(terms)  # (k, B)
+    top = log_w.max(0).values.detach()
+    return -(top + torch.log(torch.exp(log_w - top).mean(0))).mean()
+
+
+IWAE_LOSS = [
+    (iwae_loss_correct, PASS),
+    (iwae_loss_in_a_loop, PASS),
+    (lambda m, x, k: -_log_weights(m, x, k).mean(), "that is the ELBO estimate"),
+    (lambda m, x, k: -torch.logsumexp(_log_weights(m, x, k), 0).mean(), "subtract log k"),
+    (
+        lambda m, x, k: -(torch.logsumexp(_log_weights(m, x, k), 1) - math.log(len(x))).mean(),
+        "over the k draws (dim 0)",
+    ),
+    (lambda m, x, k: -torch.log(torch.exp(_log_weights(m, x, k)).mean(0)).mean(), "underflows"),
+    (lambda m, x, k: iwae_loss_correct(m, x, k) * len(x), "do not sum it"),
+    (lambda m, x, k: -iwae_loss_correct(m, x, k), "minimize the negative bound"),
+    (
+        lambda m, x, k: (
+            -(torch.logsumexp(_log_weights(m, x, k, detach=True), 0) - math.log(k)).mean()
+        ),
+        "the gradient to fc_mu differs",
+    ),
+    (lambda m, x, k: iwae_loss_correct(m, x, k).item(), "one-element tensor"),
+    (lambda m, x, k: iwae_loss_correct(m, x, 1), "draw k = 5 codes"),
+    (
+        lambda m, x, k: (
+            -(
+                torch.logsumexp(_log_weights(m, x, k, sigma_is_exp_logvar=True), 0) - math.log(k)
+            ).mean()
+        ),
+        "does not match",
+    ),
+]
+
 # ---------------------------------------------------------------------------- chapter 9
 
 
@@ -726,6 +785,7 @@ BATTERIES = {
     g.check_slerp: SLERP,
     g.check_iwae_estimate: IWAE,
     g.check_active_units: ACTIVE,
+    g.check_iwae_loss: IWAE_LOSS,
     g.check_free_bits: FREE_BITS,
     g.check_free_bits_step: FREE_BITS_STEP,
     g.check_fixed_train_step: FIXED_TRAIN_STEP,
@@ -837,6 +897,7 @@ SIGNATURES = {
     g.check_slerp: "slerp(z_a, z_b, t)",
     g.check_iwae_estimate: "iwae_estimate(log_w)",
     g.check_active_units: "active_units(mu, threshold)",
+    g.check_iwae_loss: "iwae_loss(model, x, k)",
     g.check_free_bits: "free_bits_kl(kl, free_bits)",
     g.check_free_bits_step: "free_bits_step(model, optimizer, x, free_bits)",
     g.check_fixed_train_step: "fixed_train_step(model, optimizer, x)",

@@ -157,6 +157,16 @@ DELEGATIONS = [
         "vae_tutorial.elbo.log_mean_exp",
     ),
     (g.check_active_units, vae_tutorial.evaluate.active_units, "evaluate.active_units"),
+    (
+        g.check_iwae_loss,
+        lambda m, x, k: -vae_tutorial.elbo.iwae_bound(m, x, k).mean(),
+        "vae_tutorial.elbo.iwae_bound",
+    ),
+    (
+        g.check_iwae_loss,
+        lambda m, x, k: -log_mean_exp(vae_tutorial.elbo.log_importance_weights(m, x, k)).mean(),
+        "vae_tutorial.elbo.log_importance_weights",
+    ),
     (g.check_free_bits, free_bits_through_the_objective, "FreeBitsObjective.__call__"),
     (g.check_free_bits_step, free_bits_step_with_the_objective, "FreeBitsObjective.__call__"),
     (g.check_fixed_train_step, step_with_the_package, "vae_tutorial.train.train_step"),

@@ -14,7 +14,7 @@ can store and compare them) and never leave a changed model behind.
     chapter 5   check_train_step
     chapter 6   check_reconstruct
     chapter 7   check_slerp
-    chapter 8   check_iwae_estimate, check_active_units
+    chapter 8   check_iwae_estimate, check_active_units, check_iwae_loss
     chapter 9   check_free_bits, check_free_bits_step
     chapter 10  check_fixed_train_step, check_fixed_log_likelihood (find the bug)
 
@@ -48,12 +48,13 @@ from ..elbo import (
     model_elbo,
 )
 from ..evaluate import active_units, evaluate_elbo, evaluate_log_likelihood, kl_per_dimension
-from ..model import VAE, reparameterize
+from ..model import VAE, gaussian_log_prob, reparameterize
 from ..sampling import decode_probs, interpolate, latent_path, lerp, reconstruct, sample, slerp
 from ..toy import LinearGaussian
 from ..train import FreeBitsObjective, VAEObjective, train, train_epoch, train_step
 from .checking import (
     OwnWork,
+    StudentError,
     Verdict,
     call,
     call_on_model,
@@ -797,6 +798,108 @@ def check_active_units(fn: Callable[[Tensor, float], Any]) -> Verdict:
             return
 
     return grade("active_units", body, ACTIVE_UNITS_WORK)
+
+
+IWAE_K = 5  # draws per image in check_iwae_loss (K != BATCH, so a wrong axis shows)
+# The pieces of eq. `iwae` may be used; the package's bound and its log-mean-exp may not.
+IWAE_LOSS_WORK = OwnWork(
+    answers=(*IWAE_WORK.answers, importance_terms, log_importance_weights, calc_elbo, model_elbo),
+    allowed=(bernoulli_log_likelihood, reparameterize, VAE.sample_posterior, VAE.log_prior),
+)
+
+
+def _iwae_reference(model: VAE, x: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
+    """-mean_b log (1/K) sum_k w_bk at the reader's draws z (K, B, D), with gradients
+    through z = mu + sigma eps (eps read back from z), and the log-weights (K, B)."""
+    mu, logvar = model.encode(x)  # (B, D)
+    eps = ((z - mu) / torch.exp(0.5 * logvar)).detach()  # (K, B, D)
+    z = mu + torch.exp(0.5 * logvar) * eps  # eq. reparam, differentiable
+    log_w = (
+        bernoulli_log_likelihood(model.decode(z), x)
+        + model.log_prior(z)
+        - gaussian_log_prob(z, mu, logvar)
+    )  # (K, B), eq. iwae
+    return -log_mean_exp(log_w.double()).mean(), log_w.detach().double()
+
+
+def check_iwae_loss(fn: Callable[[VAE, Tensor, int], Any]) -> Verdict:
+    """Grade `fn(model, x, k) -> loss`: -mean_b log (1/k) sum_k w_bk, eq. `iwae`, with its gradient.
+
+    The loss is compared with the reference at the very z the function decoded (log-weights
+    near -550 nats, where exp underflows in float32), and its gradients with respect to the
+    encoder's and decoder's weights with autograd's gradients of the reference.
+    """
+
+    def body(problems: list[str]) -> None:
+        model, x = grader_model()
+        before = _flat(model)
+        torch.manual_seed(6)
+        with _decoded_z(model) as seen:  # not call_on_model: restoring the weights in place
+            raw = call(fn, model, x, IWAE_K, name="iwae_loss(model, x, k)")  # cuts the graph
+        if not torch.equal(_flat(model), before):
+            raise StudentError(
+                "iwae_loss(model, x, k) changed the model's parameters: it must only compute "
+                "the loss (no optimizer step)"
+            )
+        if isinstance(raw, Tensor) and raw.numel() == 1 and not torch.isfinite(raw).all():
+            problems.append(
+                "the loss is infinite or NaN: exp(log w) underflows to 0 at −550 nats; "
+                "average the weights with torch.logsumexp(log_w, 0) − log k (eq. `iwae`)"
+            )
+            return
+        if not isinstance(raw, Tensor) or raw.numel() != 1:
+            raise StudentError(
+                "return the loss as a one-element tensor (the mean over the batch), so that "
+                f"loss.backward() works; got {type(raw).__name__}"
+                + (f" of shape {tuple(raw.shape)}" if isinstance(raw, Tensor) else "")
+            )
+        if not seen:
+            problems.append("decode the k draws with model.decode(z)")
+            return
+        z = torch.cat([s.reshape(-1, BATCH, LATENT) for s in seen])  # (K, B, D)
+        if len(z) != IWAE_K:
+            problems.append(f"draw k = {IWAE_K} codes per image from q(z|x), got {len(z)}")
+            return
+        ref, log_w = _iwae_reference(model, x, z)
+        got = raw.double().reshape(())
+        mistakes = {
+            "that is the ELBO estimate (the mean of log w); the IWAE bound is the log of the "
+            "mean weight (eq. `iwae`)": -log_w.mean(0).mean(),
+            "subtract log k: the bound averages the k weights (eq. `iwae`)": -torch.logsumexp(
+                log_w, 0
+            ).mean(),
+            "average over the k draws (dim 0) inside the log, then over the batch": -(
+                torch.logsumexp(log_w, 1) - math.log(BATCH)
+            ).mean(),
+            "average the bound over the batch (.mean()), do not sum it": BATCH * ref.detach(),
+            "minimize the negative bound: loss = −mean_b L_k": -ref.detach(),
+        }
+        wrong = "the loss does not match −mean_b log (1/k) Σ_k w_bk (eq. `iwae`)"
+        line = diagnose(
+            got.reshape(1),
+            ref.detach().reshape(1),
+            {k: v.reshape(1) for k, v in mistakes.items()},
+            wrong,
+        )
+        if line:
+            problems.append(line)
+            return
+        weights = (model.fc_mu.weight, model.fc_logvar.weight, model.decoder_conv[-1].weight)
+        if not raw.requires_grad:
+            problems.append("the loss carries no gradient: keep it in the graph (no .item())")
+            return
+        grads = torch.autograd.grad(raw, weights, allow_unused=True)
+        ref_grads = torch.autograd.grad(ref, weights)
+        for name, g, r in zip(("fc_mu", "fc_logvar", "decoder"), grads, ref_grads, strict=True):
+            if g is None or not close(g, r, rtol=1e-3, atol=1e-5):
+                problems.append(
+                    f"the gradient to {name} differs from the bound's: draw z = mu + σ · eps "
+                    "inside the graph (eq. `reparam`) and keep log q(z|x) a function of mu "
+                    "and logvar"
+                )
+                return
+
+    return grade("iwae_loss", body, IWAE_LOSS_WORK)
 
 
 # ---------------------------------------------------------------------------- chapter 9
