@@ -53,8 +53,9 @@ distinctive lines of the question's `REFERENCES` (its own lines, what it prints 
 `exercises` and `reading_minutes` read a chapter's exercise labels (difficulty, time,
 points) and its length, for the instructors' page.
 
-It does not grade anything (`grading.py`) and builds no student web site: the student
-edition is the notebooks. Reference: otter-grader's notebook format,
+It does not grade anything (`grading.py`) and builds no web site: the student edition is
+the notebooks (`student_site.py` builds the student site from them and the executed book).
+Reference: otter-grader's notebook format,
 https://otter-grader.readthedocs.io/en/latest/otter_assign/notebook_format.html
 """
 
@@ -336,6 +337,19 @@ REFERENCES: dict[str, tuple[str, ...]] = {
     "iwae_estimate": ("vae_tutorial.elbo:log_mean_exp",),
     "active_units": ("vae_tutorial.evaluate:active_units",),
     "free_bits": ("vae_tutorial.train:FreeBitsObjective.__call__",),
+    "free_bits_step": ("vae_tutorial.train:FreeBitsObjective.__call__",),
+    # Numbers derived by hand have no code to show. No one package function answers
+    # iwae_loss (the reader writes the densities, the stable mean and the gradient path;
+    # chapter 8 prints log_likelihood, the no-gradient estimate it builds on). The fixes of
+    # chapter 10's find-the-bug items are chapter 3's log-likelihood and chapter 5's step,
+    # shown there on purpose: those items grade finding the bug.
+    "iwae_loss": (),
+    "reparam_gradient_variance": (),
+    "kl_value": (),
+    "bits_per_dim": (),
+    "beta_equivalence": (),
+    "fixed_train_step": (),
+    "fixed_log_likelihood": (),
 }
 MIN_LINE = 10  # shorter code lines (`else:`, `return z`) say nothing about an answer
 
