@@ -8,7 +8,7 @@
 #                   (not part of `make test`: hours on two cores; MUTANTS='vae_tutorial.elbo.*' narrows it)
 #   make mutation-continue   go on with the mutants an interrupted run left unchecked
 # For instructors:
-#   make student                    the student edition and autograders, in _build/student
+#   make student                    the student edition, autograders and student site, in _build/student
 #   make grade SUBMISSIONS=DIR      grade DIR's notebooks into _build/grades/grades.{csv,json}
 
 PYTHON ?= python3
@@ -81,12 +81,17 @@ test-notebooks: install
 
 test-site: install
 	VAE_BOOK_QUICK=1 $(JB) --path-output _build/quick
+	$(BIN)/vae-tutorial student --book book --out _build/quick/student
+	$(STUDENT_SITE) --executed _build/quick/_build/jupyter_execute --edition _build/quick/student
 
 # Real-browser tests of the site that test-site has just built (Debian chromium + Playwright);
-# `make test-browser SITE_DIR=_build/html` tests the full build instead.
+# `make test-browser SITE_DIR=_build/html STUDENT_SITE_DIR=_build/student/html` tests the
+# full builds instead.
 SITE_DIR ?= _build/quick/_build/html
+STUDENT_SITE_DIR ?= _build/quick/student/html
 test-browser: install
-	SITE_DIR=$(SITE_DIR) $(BIN)/python -m pytest tests/browser -p no:cacheprovider
+	SITE_DIR=$(SITE_DIR) STUDENT_SITE_DIR=$(STUDENT_SITE_DIR) \
+	  $(BIN)/python -m pytest tests/browser -p no:cacheprovider
 
 test: lint test-package test-notebooks test-site test-browser test-pdf test-lab
 
@@ -137,8 +142,19 @@ mutation-continue: install
 	mv mutants/run-seconds.new mutants/run-seconds
 	$(BIN)/python benchmarks/mutation_report.py
 
+# The student site (vae_tutorial/course/student_site.py): the executed book's pages (from
+# EXECUTED, the jupyter_execute folder of a build; `make book` runs first if there is none)
+# with the student edition's cells, built without executing anything; its launch buttons
+# open the chapters on STUDENT_BRANCH, where the student notebooks are published.
+EXECUTED       ?= _build/jupyter_execute
+STUDENT_BRANCH ?= student
+STUDENT_SITE   := $(BIN)/python -m vae_tutorial.course.student_site --branch $(STUDENT_BRANCH)
+
 student: install
 	$(BIN)/vae-tutorial student --book book --out _build/student
+	@test -d $(EXECUTED)/book || { echo "no executed book in $(EXECUTED): building the book first"; \
+	  $(JB); }
+	$(STUDENT_SITE) --executed $(EXECUTED) --edition _build/student
 
 SUBMISSIONS ?=
 grade: install
