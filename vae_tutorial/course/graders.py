@@ -516,6 +516,44 @@ def _rel(a: Tensor, b: Tensor) -> float:
     return ((a - b).norm() / b.norm().clamp_min(1e-30)).item()
 
 
+def _sgd_steps(model: VAE, x: Tensor, loss_of: Callable[[VAE, Tensor], Tensor]) -> list:
+    """[(loss, parameter change)] of two plain SGD steps on loss_of(copy, x), from `model`."""
+    ref = copy.deepcopy(model)
+    optimizer = torch.optim.SGD(ref.parameters(), lr=TRAIN_LR)
+    steps = []
+    for _ in range(2):
+        before = _flat(ref)
+        loss = loss_of(ref, x)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        steps.append((loss.item(), _flat(ref) - before))
+    return steps
+
+
+def _reader_step(
+    fn: Callable[..., Any], model: VAE, args: tuple[Any, ...], name: str, seed: int
+) -> tuple[float, Tensor]:
+    """The loss the reader's step `fn(model, *args)` returns and the parameter change it made."""
+    before = _flat(model)
+    torch.manual_seed(seed)
+    got = number(call(fn, model, *args, name=name), "the returned loss")
+    delta = _flat(model) - before
+    if delta.abs().max() == 0:
+        raise StudentError(
+            "the parameters did not change: call optimizer.step() after loss.backward()"
+        )
+    return got, delta
+
+
+ZERO_GRAD = "gradients accumulate across steps: call optimizer.zero_grad() before loss.backward()"
+
+
+def _accumulates(step: int, delta: Tensor, ref_steps: list) -> bool:
+    """Whether the reader's second update is the sum of the reference's two."""
+    return step == 1 and _rel(delta, ref_steps[0][1] + ref_steps[1][1]) < 1e-2
+
+
 # The exercise says: vae_tutorial.calc_elbo gives the per-image terms.
 TRAIN_STEP_WORK = OwnWork(
     answers=(train_step, train_epoch, train, *ELBO_ANSWERS),
@@ -538,29 +576,12 @@ def _train_step_verdict(fn: Callable[..., Any], exercise: str) -> Verdict:
 
     def body(problems: list[str]) -> None:
         model, x = grader_model(logvar_shift=-30.0)
-        ref, mine = model, copy.deepcopy(model)  # the reference steps the grader's own copy
-        ref_opt = torch.optim.SGD(ref.parameters(), lr=TRAIN_LR)
+        ref_steps = _sgd_steps(model, x, lambda m, x: -calc_elbo(m, x).elbo.mean())
+        mine = copy.deepcopy(model)
         opt = torch.optim.SGD(mine.parameters(), lr=TRAIN_LR)
-        ref_steps = []
-        for _ in range(2):
-            before = _flat(ref)
-            loss = -calc_elbo(ref, x).elbo.mean()
-            ref_opt.zero_grad()
-            loss.backward()
-            ref_opt.step()
-            ref_steps.append((loss.item(), _flat(ref) - before))
+        name = f"{exercise}(model, optimizer, x)"
         for step, (ref_loss, ref_delta) in enumerate(ref_steps):
-            before = _flat(mine)
-            torch.manual_seed(10 + step)
-            got = number(
-                call(fn, mine, opt, x, name=f"{exercise}(model, optimizer, x)"), "the returned loss"
-            )
-            delta = _flat(mine) - before
-            if delta.abs().max() == 0:
-                problems.append(
-                    "the parameters did not change: call optimizer.step() after loss.backward()"
-                )
-                return
+            got, delta = _reader_step(fn, mine, (opt, x), name, seed=10 + step)
             if math.isclose(got, -ref_loss, rel_tol=1e-4):
                 problems.append(
                     "minimize the negative ELBO: loss = −elbo.mean(); minimizing the "
@@ -576,11 +597,8 @@ def _train_step_verdict(fn: Callable[..., Any], exercise: str) -> Verdict:
                     "it: the step size would grow with the batch size"
                 )
                 return
-            if step == 1 and _rel(delta, ref_steps[0][1] + ref_delta) < 1e-2:
-                problems.append(
-                    "gradients accumulate across steps: call optimizer.zero_grad() "
-                    "before loss.backward()"
-                )
+            if _accumulates(step, delta, ref_steps):
+                problems.append(ZERO_GRAD)
                 return
             if not math.isclose(got, ref_loss, rel_tol=1e-4):
                 problems.append(
@@ -982,21 +1000,6 @@ FREE_BITS_STEP_WORK = OwnWork(
 )
 
 
-def _sgd_steps(model: VAE, x: Tensor, loss_of: Callable[[VAE, Tensor], Tensor]) -> list:
-    """[(loss, parameter change)] of two plain SGD steps on loss_of(copy, x), from `model`."""
-    ref = copy.deepcopy(model)
-    optimizer = torch.optim.SGD(ref.parameters(), lr=TRAIN_LR)
-    steps = []
-    for _ in range(2):
-        before = _flat(ref)
-        loss = loss_of(ref, x)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        steps.append((loss.item(), _flat(ref) - before))
-    return steps
-
-
 def _free_bits_floor(model: VAE, x: Tensor) -> float:
     """A floor lambda above the batch-mean KL of the dimension whose examples spread most,
     but below some of its examples' KLs: flooring examples instead of the mean shows."""
@@ -1049,26 +1052,9 @@ def check_free_bits_step(fn: Callable[[VAE, torch.optim.Optimizer, Tensor, float
         }
         mine = copy.deepcopy(model)
         optimizer = torch.optim.SGD(mine.parameters(), lr=TRAIN_LR)
+        name = "free_bits_step(model, optimizer, x, free_bits)"
         for step, (ref_loss, ref_delta) in enumerate(ref_steps):
-            before = _flat(mine)
-            torch.manual_seed(20 + step)
-            got = number(
-                call(
-                    fn,
-                    mine,
-                    optimizer,
-                    x,
-                    lam,
-                    name="free_bits_step(model, optimizer, x, free_bits)",
-                ),
-                "the returned loss",
-            )
-            delta = _flat(mine) - before
-            if delta.abs().max() == 0:
-                problems.append(
-                    "the parameters did not change: call optimizer.step() after loss.backward()"
-                )
-                return
+            got, delta = _reader_step(fn, mine, (optimizer, x, lam), name, seed=20 + step)
             if math.isclose(got, -ref_loss, rel_tol=1e-4):
                 problems.append(
                     "minimize the loss −log p(x|z) + Σ_j max(λ, mean_b KL_bj); you "
@@ -1081,11 +1067,8 @@ def check_free_bits_step(fn: Callable[[VAE, torch.optim.Optimizer, Tensor, float
             if line and _rel(delta, ref_delta) > 1e-2:
                 problems.append(line)
                 return
-            if step == 1 and _rel(delta, ref_steps[0][1] + ref_delta) < 1e-2:
-                problems.append(
-                    "gradients accumulate across steps: call optimizer.zero_grad() "
-                    "before loss.backward()"
-                )
+            if _accumulates(step, delta, ref_steps):
+                problems.append(ZERO_GRAD)
                 return
             if _rel(delta, ref_delta) > 1e-2:
                 problems.append(
