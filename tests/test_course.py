@@ -32,7 +32,8 @@ from vae_tutorial.course.edition import (
     shown_answers,
     solution_leaks,
 )
-from vae_tutorial.course.grading import feedback_lines, grade_submissions
+from vae_tutorial.course.grading import grade_submissions
+from vae_tutorial.course.question import feedback_lines
 from vae_tutorial.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -41,9 +41,6 @@ from ..errors import InputError
 from .question import ANSWER, TEST
 from .sandbox import Limits, confine, isolation
 
-_VERDICT_LINE = re.compile(r"^(?:AssertionError: )?((?:FAIL |- ).*)$")
-_ERROR_LINE = re.compile(r"^\w+(?:Error|Exception): .*$")
-
 
 @dataclass
 class StudentGrade:
@@ -103,18 +100,6 @@ def _handed_in(submissions: Path) -> list[Path]:
 def _student_of(path: Path, submissions: Path) -> str:
     relative = path.relative_to(submissions)
     return relative.parts[0] if len(relative.parts) > 1 else path.stem
-
-
-def feedback_lines(output: str) -> list[str]:
-    """The graders' verdict lines (FAIL ..., - ...) and any error line in otter's output."""
-    found = []
-    for line in (raw.strip() for raw in output.splitlines()):
-        verdict = _VERDICT_LINE.match(line)
-        if verdict:
-            found.append(verdict.group(1))
-        elif _ERROR_LINE.match(line):
-            found.append(line)
-    return found
 
 
 def answer_source(notebook: nbformat.NotebookNode, question: str) -> str:
