@@ -73,16 +73,26 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The quick student edition: tests/test_course.py builds it here (and touches the stamp)
+# while test-package runs, so test-site reuses it; alone, test-site builds it when the
+# chapters or the course code are newer than the stamp.
+EDITION := _build/quick/student
+
 test-package: install
-	$(BIN)/python -m pytest --ignore=tests/browser --ignore=tests/pdf --ignore=tests/lab
+	VAE_TEST_EDITION=$(EDITION) $(BIN)/python -m pytest --ignore=tests/browser \
+	  --ignore=tests/pdf --ignore=tests/lab
+
+$(EDITION)/.stamp: $(wildcard book/*.ipynb) $(wildcard vae_tutorial/course/*.py)
+	$(BIN)/vae-tutorial student --book book --out $(EDITION)
+	touch $@
 
 test-notebooks: install
 	VAE_BOOK_QUICK=1 $(BIN)/python -m pytest --nbval-lax book/ -p no:cacheprovider
 
 test-site: install
 	VAE_BOOK_QUICK=1 $(JB) --path-output _build/quick
-	$(BIN)/vae-tutorial student --book book --out _build/quick/student
-	$(STUDENT_SITE) --executed _build/quick/_build/jupyter_execute --edition _build/quick/student
+	$(MAKE) --no-print-directory $(EDITION)/.stamp
+	$(STUDENT_SITE) --executed _build/quick/_build/jupyter_execute --edition $(EDITION)
 
 # Real-browser tests of the site that test-site has just built (Debian chromium + Playwright);
 # `make test-browser SITE_DIR=_build/html STUDENT_SITE_DIR=_build/student/html` tests the
