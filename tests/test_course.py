@@ -327,3 +327,16 @@ def test_each_autograder_zip_holds_what_otter_grade_and_gradescope_need(edition)
             assert json.loads(zf.read("otter_config.json"))["assignment_name"] == chapter
         assert package in pip and "torch>=2.4" in pip, (chapter, pip)
         assert any(p.startswith("otter-grader") for p in pip)
+
+
+def test_a_rebuilt_edition_keeps_the_student_site(tmp_path, monkeypatch) -> None:
+    """`make grade` rebuilds the edition: its own folders start afresh, the site stays."""
+    out = tmp_path / "student"
+    (out / "html").mkdir(parents=True)
+    (out / "html" / "index.html").write_text("the student site")
+    (out / "notebooks").mkdir()
+    (out / "notebooks" / "stale.ipynb").write_text("{}")
+    monkeypatch.setattr(edition_module, "build_chapter", lambda path, out: [])
+    build_student_edition(BOOK, out)
+    assert (out / "html" / "index.html").read_text() == "the student site"
+    assert not (out / "notebooks" / "stale.ipynb").exists()

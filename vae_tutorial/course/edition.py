@@ -85,6 +85,7 @@ from traitlets.config import Config
 from ..errors import InputError
 
 SOLUTION_TAG = "solution"
+EDITION_FOLDERS = ("notebooks", "autograder", "solutions")  # what build_student_edition writes
 IGNORE_TAG = "otter_ignore"
 ASSIGNMENT_CONFIG = """# ASSIGNMENT CONFIG
 name: {name}
@@ -227,7 +228,7 @@ def build_chapter(path: Path, out: Path) -> list[Question]:
     chapter = path.stem
     notebook = _without_solutions(nbformat.read(path, as_version=4))
     found = questions(notebook, chapter)
-    for folder in ("notebooks", "autograder", "solutions"):
+    for folder in EDITION_FOLDERS:
         (out / folder).mkdir(parents=True, exist_ok=True)
     if not found:  # no graded question: only the solutions and outputs go
         for cell in notebook.cells:
@@ -272,8 +273,8 @@ def build_student_edition(book: Path, out: Path) -> list[Question]:
     if not chapters:
         raise InputError(f"no chapters (NN_*.ipynb) in {book}: pass the book's folder, e.g. book/")
     _check_answer_marks({p.stem: nbformat.read(p, as_version=4) for p in chapters})
-    if out.exists():
-        shutil.rmtree(out)
+    for folder in EDITION_FOLDERS:  # its own folders only: the student site stays
+        shutil.rmtree(out / folder, ignore_errors=True)
     found: list[Question] = []
     for path in chapters:
         found.extend(build_chapter(path, out))
