@@ -15,8 +15,8 @@ reads; what the reader's code prints goes to stdout and is not read.
 Tampering (the graders, `Verdict`, the package, torch's functions and the test replaced
 or patched) scores the question 0 with a line naming what was changed. The check runs in
 the same process as the reader's code, so it detects tampering rather than making it
-impossible: code written to defeat this very check could still hide it (the note of the
-course tooling says so). It does not confine anything (`sandbox.py`) nor collect the
+impossible: code written to defeat this very check could still hide it (README,
+"Teaching with it"). It does not confine anything (`sandbox.py`) nor collect the
 class's grades (`grading.py`), and imports neither nbformat nor otter (1.8 s and 4 s of
 imports a process here). Reference: otter's OK test files,
 https://otter-grader.readthedocs.io/en/latest/test_files/python_format.html
@@ -61,13 +61,19 @@ def _watched() -> dict[str, Any]:
 
     import vae_tutorial
     from vae_tutorial import elbo, evaluate, model, sampling, toy
-    from vae_tutorial.course import checking, graders, tripwires
+    from vae_tutorial.course import checking, derived, graders, tripwires
+
+    train = sys.modules["vae_tutorial.train"]  # the name `vae_tutorial.train` is a function
 
     modules: list[ModuleType] = [
         builtins, math, doctest, torch, torch.nn.functional, vae_tutorial, elbo, evaluate,
-        model, sampling, toy, checking, graders, tripwires, sys.modules[__name__],
+        model, sampling, toy, train, checking, derived, graders, tripwires,
+        sys.modules[__name__],
     ]  # fmt: skip
-    classes = [torch.Tensor, checking.Verdict, doctest.DocTestRunner, doctest.DocTestParser]
+    classes = [
+        torch.Tensor, model.VAE, train.FreeBitsObjective, checking.Verdict,
+        doctest.DocTestRunner, doctest.DocTestParser,
+    ]  # fmt: skip
     spaces: dict[str, Any] = {m.__name__: vars(m) for m in modules}
     spaces.update({f"{c.__module__}.{c.__qualname__}": c.__dict__ for c in classes})
     return spaces
