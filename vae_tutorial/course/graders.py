@@ -831,7 +831,7 @@ def _iwae_reference(model: VAE, x: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
     through z = mu + sigma eps (eps read back from z), and the log-weights (K, B)."""
     mu, logvar = model.encode(x)  # (B, D)
     eps = ((z - mu) / torch.exp(0.5 * logvar)).detach()  # (K, B, D)
-    z = mu + torch.exp(0.5 * logvar) * eps  # eq. reparam, differentiable
+    z = mu + torch.exp(0.5 * logvar) * eps  # the same draws, differentiable in mu and logvar
     log_w = (
         bernoulli_log_likelihood(model.decode(z), x)
         + model.log_prior(z)
