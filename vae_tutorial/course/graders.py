@@ -1102,7 +1102,7 @@ LL_BATCH = 4
 def check_fixed_log_likelihood(fn: Callable[[Tensor, Tensor], Any]) -> Verdict:
     """Grade `fn(logits, x) -> (B,)`: log p(x|z) of eq. `bernoulli-likelihood`, stable.
 
-    The logits reach ±200, where sigmoid rounds to 0 or 1 in float32, so log(sigmoid)
+    The logits reach ±224, where sigmoid rounds to 0 or 1 in float32, so log(sigmoid)
     is -inf and a clamp of p is off by many nats; at logits within ±3 both are right,
     which tells a clamp from other mistakes.
     """
