@@ -1,10 +1,11 @@
 """Grading a class with hostile submissions: each is graded without harm, the rest as usual.
 
-One class of chapter 3 (two questions: gaussian_kl, 2 points; reparameterize, 3 points).
-Each hostile student's gaussian_kl answer does one harmful thing; their reparameterize
-answer is right. Each must score 0 on gaussian_kl with a line saying what happened, 3 on
-reparameterize, and the honest student 5: a question is graded on its own, in its own
-confined process (`vae_tutorial/course/sandbox.py`, `question.py`).
+One class of chapter 3 (three questions: gaussian_kl, 2 points; reparameterize, 3 points;
+reparam_gradient_variance, 2 points). Each hostile student's gaussian_kl answer does one
+harmful thing; their other answers are right. Each must score 0 on gaussian_kl with a line
+saying what happened and full marks on the others, and the honest student 7: a question
+is graded on its own, in its own confined process (`vae_tutorial/course/sandbox.py`,
+`question.py`).
 """
 
 from __future__ import annotations
@@ -116,13 +117,14 @@ def test_a_hostile_class_is_graded_without_harm(chapter_3: Path) -> None:
                                    chapter_3 / "grades", jobs=2, limits=limits)
     }  # fmt: skip
 
-    assert rows["honest"].total == 5 and not rows["honest"].feedback
+    assert rows["honest"].total == 7 and not rows["honest"].feedback
+    others = {"03_vae:reparameterize": 3.0, "03_vae:reparam_gradient_variance": 2.0}
     for student, (_, phrase) in cases.items():
         row = rows[student]
-        assert row.points == {"03_vae:gaussian_kl": 0.0, "03_vae:reparameterize": 3.0}, student
+        assert row.points == {"03_vae:gaussian_kl": 0.0, **others}, student
         lines = row.feedback["03_vae:gaussian_kl"]
         assert any(phrase in line for line in lines), (student, lines)
-        assert "03_vae:reparameterize" not in row.feedback
+        assert list(row.feedback) == ["03_vae:gaussian_kl"]
     assert rows["junk"].total == 0 and "not a notebook" in rows["junk"].errors[0]
     assert not OUTSIDE.exists()
     assert not (Path.home() / "vae-grading-escape.txt").exists()
@@ -212,7 +214,7 @@ def test_bad_input_gets_one_line_and_costs_no_other_grade(chapter_3: Path, tmp_p
     (subs / ".DS_Store").write_bytes(b"\x00")
     rows = {r.student: r for r in grade_submissions(subs, autograder, tmp_path / "g", jobs=2)}
     assert sorted(rows) == ["alice", "bob", "carol"]
-    assert rows["alice"].total == 5 and rows["alice"].errors == [
+    assert rows["alice"].total == 7 and rows["alice"].errors == [
         "alice/copy.ipynb: a second notebook of 03_vae (the first, alice/03_vae.ipynb, is "
         "graded); not graded",
         "alice/notes.txt: not a notebook (.ipynb); not graded",
@@ -225,3 +227,20 @@ def test_bad_input_gets_one_line_and_costs_no_other_grade(chapter_3: Path, tmp_p
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="holds no submissions: expected <student>/<chapter>"):
         grade_submissions(tmp_path / "empty", autograder, tmp_path / "g2")
+
+
+def test_python_and_the_package_stay_visible_under_a_hidden_tmp(monkeypatch) -> None:
+    """A checkout or virtualenv under /tmp (as a CI clone may be) comes back, read-only,
+    after /tmp is replaced by an empty one."""
+    from vae_tutorial.course import sandbox
+
+    monkeypatch.setattr(sys, "prefix", "/tmp/clone/.venv")
+    args = sandbox._bwrap_prefix(Path("/tmp/work"), [])
+    tmpfs = args.index("/tmp", args.index("--tmpfs"))
+    rebind = [
+        i
+        for i in range(len(args) - 2)
+        if args[i : i + 3] == ["--ro-bind", "/tmp/clone", "/tmp/clone"]
+    ]
+    assert rebind and rebind[0] > tmpfs, args
+    assert args[args.index("--bind") + 1] == "/tmp/work"

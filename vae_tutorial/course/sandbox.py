@@ -51,10 +51,10 @@ def _bwrap_prefix(workdir: Path, hidden: Sequence[Path]) -> list[str]:
     home = Path.home()
     keep = [Path(sys.prefix), Path(sys.base_prefix), Path(__file__).resolve().parents[1]]
     args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    args += ["--perms", "1777", "--tmpfs", "/tmp"]
-    for folder in sorted({home, *map(Path.resolve, hidden)}, key=lambda p: len(p.parts)):
+    tmp = Path("/tmp")
+    for folder in sorted({tmp, home, *map(Path.resolve, hidden)}, key=lambda p: len(p.parts)):
         if folder.exists() and folder != Path("/"):
-            args += ["--tmpfs", str(folder)]
+            args += [*(["--perms", "1777"] if folder == tmp else []), "--tmpfs", str(folder)]
             # what Python and the package need from inside a hidden folder comes back,
             # read-only, from its first level down (bwrap would make deeper mount points 0700)
             for inner in keep:
