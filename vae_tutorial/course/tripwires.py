@@ -17,7 +17,7 @@ reference outside the window, so it may call the same functions. A reader's code
 switches the tracer off is caught as tampering (`Tripped.tampered`).
 
 It does not sandbox anything (a process that runs the reader's code can always be
-changed by it: `sandbox.py` isolates whole submissions) and does not decide which
+changed by it: `sandbox.py` confines each graded question) and does not decide which
 functions answer which exercise: the graders list them next to each `check_*`.
 Reference: https://docs.python.org/3/library/sys.html#sys.settrace
 """
