@@ -70,7 +70,9 @@ def test_sigkill_at_random_points_loses_nothing(tmp_path: Path) -> None:
 
     out = tmp_path / "killed"
     rng = random.Random(2024)
-    targets = sorted(rng.sample(range(1, total_steps - 1), KILLS))
+    # the last kill point leaves 12 steps (about 0.1 s here, 9 ms a step): more than the
+    # 50 ms delay, so the run cannot finish before the kill lands
+    targets = sorted(rng.sample(range(1, total_steps - 12), KILLS))
     killed_at = []
     for target in [*targets, None]:
         resume = ["--resume"] if (out / "checkpoint.pt").exists() else []
