@@ -72,7 +72,10 @@ def test_active_units_and_kl_per_dimension_match_torch_distributions() -> None:
     expected_active = mu.var(dim=0) > 0.01  # Burda et al.'s criterion, computed directly
     assert expected_active.tolist() == [True, False, False, False]  # 0.05^2 = 0.0025 < 0.01
     assert torch.equal(result.active, expected_active)
-    assert result.inactive == [1, 2, 3]
+    assert result.inactive == [1, 2, 3]  # indices from 0, as Python indexes result.active
+    # the report numbers dimensions from 1, z1 to zD, as the book and its sliders do
+    assert "active units     1 of 4 (inactive: z2, z3, z4)" in str(result)
+    assert "nats (z1 to z4; total" in str(result)
     reference = kl_divergence(Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0)).mean(0)
     torch.testing.assert_close(result.kl_per_dim, reference)
     assert result.kl == pytest.approx(reference.sum().item(), rel=1e-6)

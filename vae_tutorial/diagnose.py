@@ -11,7 +11,8 @@ Holds `diagnose(model, x, k)`, which measures on a batch of images
 
 and returns them as a `Diagnosis` whose `warnings` name each problem found with its
 likely cause and fix (`Finding`). Every number is per image, in nats, averaged over the
-images given.
+images given. The printed report numbers the latent dimensions from 1, z1 to zD, as the
+book and its sliders do; the attributes index them from 0, as Python does (z6 is index 5).
 
 It does not hold the estimators themselves (`evaluate.py`, `elbo.py`), and it cannot see
 mistakes made outside the model: a wrong sign in a logged KL, a loss averaged over pixels
@@ -111,7 +112,7 @@ class Diagnosis:
 
     @property
     def inactive(self) -> list[int]:
-        """Indices of the inactive dimensions."""
+        """Indices (from 0) of the inactive dimensions; the report prints index u as z{u+1}."""
         return [int(i) for i in torch.nonzero(~self.active).flatten()]
 
     @property
@@ -136,8 +137,12 @@ class Diagnosis:
             f"Diagnosis of {self.n_images} images ({kind}), latent dimensions D = "
             f"{self.latent_dim}",
             f"  active units     {self.n_active} of {self.latent_dim}"
-            + (f" (inactive: {self.inactive})" if self.inactive else ""),
-            f"  KL per dimension {kl_dims} nats (total {self.kl:.2f})",
+            + (
+                f" (inactive: {', '.join(f'z{u + 1}' for u in self.inactive)})"
+                if self.inactive
+                else ""
+            ),
+            f"  KL per dimension {kl_dims} nats (z1 to z{self.latent_dim}; total {self.kl:.2f})",
             f"  log-variance     from {self.logvar_min:.2f} to {self.logvar_max:.2f}",
             f"  ELBO             {self.elbo:.2f} nats per image (a lower bound)",
             f"  log p(x)         {self.log_likelihood:.2f} nats per image "

@@ -363,8 +363,11 @@ def train(
         config: the run's numbers.
         out_dir: folder for `checkpoint.pt` and `history.json` (created if missing).
         data_dir: MNIST root (see `data.resolve_data_dir`).
-        resume: continue from `out_dir/checkpoint.pt` (its config must match `config`
-            except for `epochs` and `device`, which may change).
+        resume: continue from `out_dir/checkpoint.pt`. Its config must match `config`
+            except for `epochs` and `device`, which may change, and the IWAE settings
+            (`iwae_samples`, `iwae_from_epoch`, `iwae_lr`), which may change while none of
+            the epochs begun or done belongs to an IWAE phase under either config (e.g. to
+            add an IWAE phase to a finished ELBO run); see `_check_resumable`.
         progress: show a tqdm bar.
 
     Raises:
