@@ -16,11 +16,13 @@
   one-page book no widget would render; with it, each shows its first frame in the PDF.
 
 - Runs the book's models in the page (issue: in-browser demos): a page whose HTML has a
-  `<div class="vae-demo" data-vae-model="NAME" ...>` gets `vae-demo.js`, `vae-demo.css` and
-  `vae-web/NAME.js`, the weights, as plain scripts (so the page works from `file://`);
-  other pages load none of them. At the end of the build each model named on some page is
-  exported into `_static/vae-web/` by `vae_tutorial.web.export_web_model` (the function
-  behind `vae-tutorial export-web`).
+  `<div class="vae-demo" data-vae-model="NAME" data-vae-demo="KIND">` gets `vae-demo.js`,
+  `vae-demo.css` and `vae-web/NAME.js`, the weights, as plain scripts (so the page works
+  from `file://`); other pages load none of them. A KIND that is not one of
+  `vae_tutorial.web.DEMO_KINDS` is a build warning (the page would show an empty box).
+  At the end of the build each model named on some page is exported into
+  `_static/vae-web/` by `vae_tutorial.web.export_web_model` (the function behind
+  `vae-tutorial export-web`).
 
 - Gives the references page's entries the role `listitem` (docutils writes a deprecated
   role there, and the list has no items for assistive technology).
@@ -36,6 +38,9 @@ from typing import Any
 
 from docutils import nodes
 from sphinx.application import Sphinx
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
 
 
 def _script_key(script: Any) -> tuple[str, tuple[tuple[str, str], ...]]:
@@ -82,14 +87,24 @@ def add_every_chapters_widget_state(
 
 
 DEMO_MODEL = re.compile(r'class="vae-demo"[^>]*data-vae-model="([\w.-]+)"')
+DEMO_KIND = re.compile(r'class="vae-demo"[^>]*data-vae-demo="([\w.-]+)"')
 
 
 def add_demo_scripts(
     app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
 ) -> None:
-    names = sorted(set(DEMO_MODEL.findall(context.get("body", ""))))
+    body = context.get("body", "")
+    names = sorted(set(DEMO_MODEL.findall(body)))
     if not names:
         return
+    from vae_tutorial.web import DEMO_KINDS
+
+    for kind in sorted(set(DEMO_KIND.findall(body)) - set(DEMO_KINDS)):
+        logger.warning(
+            f"{pagename}: no in-page demo {kind!r} (data-vae-demo); vae-demo.js has "
+            f"{', '.join(DEMO_KINDS)}",
+            location=pagename,
+        )
     app.vae_web_models = getattr(app, "vae_web_models", set()) | set(names)  # type: ignore[attr-defined]
     app.add_css_file("vae-demo.css")
     for name in names:

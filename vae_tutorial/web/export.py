@@ -15,9 +15,12 @@ disk (`file://`), where the browser refuses `fetch` and module imports but runs 
 
 from __future__ import annotations
 
+import ast
 import base64
+import inspect
 import json
 import os
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,7 @@ import torch
 from torch import Tensor
 
 from ..data import load_mnist, to_unit_interval
+from ..elbo import calc_elbo
 from ..evaluate import active_units, posterior_statistics
 from ..model import VAE
 from ..pretrained import pretrained
@@ -92,6 +96,44 @@ def web_model(name: str = "mnist-z16", config: WebExportConfig | None = None) ->
     return _load_web_state(model, _web_state(model, config or WebExportConfig()))
 
 
+def function_source(function: Any = calc_elbo) -> dict[str, Any]:
+    """The source of `function` as the page shows it, with what each line computes.
+
+    Read from the package when the export runs (`inspect.getsourcelines`), never copied.
+    Returns `name`, `module`, `first_line` (its line number in the module), `lines` (the
+    source, dedented) and `bindings`: one entry per line that names a value, `{"line": i,
+    "names": [...]}` with i counted from 0 in `lines`: the parameters on their lines, the
+    targets of each assignment on its statement's last line, and "return" on the return.
+    """
+    lines, first_line = inspect.getsourcelines(function)
+    source = textwrap.dedent("".join(lines))
+    definition = ast.parse(source).body[0]
+    assert isinstance(definition, ast.FunctionDef)
+    bindings: dict[int, list[str]] = {}
+
+    def bind(line: int, name: str) -> None:
+        bindings.setdefault(line - 1, []).append(name)
+
+    for arg in definition.args.args:
+        bind(arg.lineno, arg.arg)
+    for statement in definition.body:
+        end = statement.end_lineno or statement.lineno
+        if isinstance(statement, ast.Assign):
+            for target in statement.targets:
+                for node in ast.walk(target):
+                    if isinstance(node, ast.Name):
+                        bind(end, node.id)
+        elif isinstance(statement, ast.Return):
+            bind(end, "return")
+    return {
+        "name": function.__name__,
+        "module": function.__module__,
+        "first_line": first_line,
+        "lines": source.rstrip("\n").split("\n"),
+        "bindings": [{"line": i, "names": names} for i, names in sorted(bindings.items())],
+    }
+
+
 def _b64(tensor: Tensor) -> str:
     return base64.b64encode(tensor.contiguous().numpy().tobytes()).decode("ascii")
 
@@ -106,7 +148,8 @@ def export_web_model(
 
     The file holds the architecture, every weight (little-endian float16, or int8 with
     float32 row scales), `examples` test digits (uint8, 28x28), the active-dimension mask
-    measured on the posterior means of the first `codes` test digits, and, for a model of at
+    measured on the posterior means of the first `codes` test digits, the source of
+    `calc_elbo` (`function_source`: read from the package now), and, for a model of at
     most `map_max_latent_dim` dimensions, those means (float16, (N, D)) with their labels.
     """
     config = config or WebExportConfig()
@@ -132,6 +175,7 @@ def export_web_model(
         },
         "codes": None,
         "active": active_units(mu, config.active_threshold).tolist(),
+        "source": {"calc_elbo": function_source(calc_elbo)},
     }
     if model.latent_dim <= config.map_max_latent_dim:
         payload["codes"] = {

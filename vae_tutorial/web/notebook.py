@@ -18,7 +18,8 @@ from IPython.display import HTML
 from ..pretrained import metrics
 from .export import WebExportConfig, export_web_model
 
-DEMO_KINDS = ("explorer", "map", "draw")
+DEMO_KINDS = ("explorer", "map", "draw", "posterior", "iwae", "code")
+PLANE_KINDS = ("map", "posterior")  # the demos that draw a 2-D latent space
 
 
 def _static(name: str) -> str:
@@ -31,16 +32,20 @@ def demo(
     data_dir: str | os.PathLike[str] | None = None,
     config: WebExportConfig | None = None,
 ) -> HTML:
-    """The `kind` demo ("explorer", "map" or "draw") of the shipped model `name`, as HTML.
+    """The `kind` demo of the shipped model `name`, as HTML: one of `DEMO_KINDS`.
 
-    The map needs a model with a 2-D latent space (mnist-z2).
+    "explorer" (a slider per latent dimension), "map" (a 2-D model's latent map), "draw"
+    (the drawing pad: q(z|x), reconstruction, ELBO), "posterior" (a digit's q(z|x) in a 2-D
+    model's plane and "draw eps again"), "iwae" (the ELBO, the IWAE bound for k = 1..64 and
+    the log p(x) estimate) and "code" (calc_elbo's source with each line's live value).
+    The map and the posterior need a model with a 2-D latent space (mnist-z2).
     """
     if kind not in DEMO_KINDS:
         raise ValueError(f"kind must be one of {', '.join(DEMO_KINDS)}, got {kind!r}")
     latent_dim = metrics(name)["model_config"]["latent_dim"]
-    if kind == "map" and latent_dim != 2:
+    if kind in PLANE_KINDS and latent_dim != 2:
         raise ValueError(
-            f"the latent map needs a model with a 2-D latent space, and {name} has "
+            f"the {kind} demo needs a model with a 2-D latent space, and {name} has "
             f"latent_dim={latent_dim}; use mnist-z2"
         )
     with tempfile.TemporaryDirectory() as tmp:
