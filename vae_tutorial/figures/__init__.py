@@ -1,7 +1,8 @@
 """The book's conceptual figures, each drawn by code from the package's own objects.
 
-One module per concept; each function returns a matplotlib `Figure` (not registered with
-pyplot, so a notebook shows it once) and draws only what the objects it is given say:
+One module per concept; each function returns a matplotlib `Figure` (closed in pyplot, so
+a notebook shows it once) and draws only what the objects it is given say:
+    canvas             new_figure: the Figure every function below returns
     diagram            nodes, edges, plates, and `draw` (the diagrams below use it)
     graphical_models   the model, per-image and amortized posteriors in plates  (chapter 1)
     bounds             the ELBO's gap on the toy model (chapter 2); IWAE's k-sample bounds

@@ -18,6 +18,7 @@ import torch
 from matplotlib.figure import Figure
 
 from ..model import IMAGE_SHAPE, VAE, evaluating, layer_shapes
+from .canvas import new_figure
 from .diagram import Diagram, Edge, Node, draw
 
 BOX = (2.2, 1.3)  # (width, height) of a layer's box
@@ -98,7 +99,7 @@ def architecture_diagram(model: VAE) -> Diagram:
 def architecture(model: VAE) -> Figure:
     """The network of `model`, each box a layer and its output shape per image."""
     diagram = architecture_diagram(model)
-    fig = Figure(figsize=(14, 4.6), layout="constrained")
+    fig = new_figure((14, 4.6))
     ax = fig.subplots()
     draw(diagram, ax, font=9)
     ax.text(-1.1, TOP + 0.9, r"encoder $q_\phi(z \mid x)$", ha="left", fontsize=11, weight="bold")

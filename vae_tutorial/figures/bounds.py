@@ -27,6 +27,7 @@ from torch import Tensor
 from ..elbo import LatentVariableModel, log_importance_weights
 from ..model import check_images
 from ..toy import LinearGaussian
+from .canvas import new_figure
 
 Q_PATH = (0.0, 0.25, 0.5, 0.75, 1.0)  # t: q = N((1-t) 0 + t m_post, (1-t) 1 + t s2_post)
 
@@ -43,7 +44,7 @@ def _normal_pdf(z: np.ndarray, mean: float, var: float) -> np.ndarray:
 
 def elbo_gap(toy: LinearGaussian, x: float, path: Sequence[float] = Q_PATH) -> Figure:
     """Left: q_t and p(z|x); right: -ELBO(q_t) split into -log p(x) and the gap, per t."""
-    fig = Figure(figsize=(11, 4), layout="constrained")
+    fig = new_figure((11, 4))
     densities, bars = fig.subplots(1, 2)
     z = np.linspace(-3.0, 3.0, 601)
     post_mean, post_var = toy.posterior(x)
@@ -110,7 +111,7 @@ def repeated_log_weights(
 def prefix_estimates(log_w: Tensor) -> Tensor:
     """log 1/j sum_{i<=j} w_i for j = 1..k along the last dim: (..., k) -> (..., k) nats."""
     counts = torch.arange(1, log_w.shape[-1] + 1, dtype=log_w.dtype).log()  # log j
-    return torch.logcumsumexp(log_w, dim=-1) - counts  # eq. iwae for each prefix
+    return torch.logcumsumexp(log_w, dim=-1) - counts  # the estimate of eq. `iwae` for each prefix
 
 
 def iwae_bounds(
@@ -129,7 +130,7 @@ def iwae_bounds(
     """
     log_w = repeated_log_weights(model, x, k, repeats, generator)  # (R, k)
     estimates = prefix_estimates(log_w)  # (R, k)
-    fig = Figure(figsize=(11, 4), layout="constrained")
+    fig = new_figure((11, 4))
     weights_ax, bound_ax = fig.subplots(1, 2)
     normalized = torch.softmax(log_w[0], dim=0)  # w_i / sum_i w_i of the first set
     weights_ax.bar(np.arange(1, k + 1), normalized.numpy(), color="C0", gid="weights")

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from ..elbo import bernoulli_log_likelihood, gaussian_kl
 from ..model import IMAGE_SHAPE, VAE, evaluating, reparameterize
+from .canvas import new_figure
 from .diagram import Diagram, Edge, Node, draw
 
 
@@ -74,6 +75,6 @@ def elbo_dataflow_diagram(model: VAE, batch_size: int = 128) -> Diagram:
 
 def elbo_dataflow(model: VAE, batch_size: int = 128) -> Figure:
     """The tensors `calc_elbo` computes for a batch of `batch_size` images, with shapes."""
-    fig = Figure(figsize=(12, 5.2), layout="constrained")
+    fig = new_figure((12, 5.2))
     draw(elbo_dataflow_diagram(model, batch_size), fig.subplots(), font=9.5)
     return fig

@@ -20,6 +20,7 @@ from torch import Tensor
 
 from ..model import VAE
 from ..sampling import decode_probs
+from .canvas import new_figure
 
 
 class GenerationSteps(NamedTuple):
@@ -42,13 +43,11 @@ def generation_steps(model: VAE, generator: torch.Generator | None = None) -> Ge
 def ancestral_sampling(model: VAE, generator: torch.Generator | None = None) -> Figure:
     """Three panels: z ~ p(z), the decoder's p(x_i = 1 | z), and x ~ p(x | z)."""
     steps = generation_steps(model, generator)
-    fig = Figure(figsize=(11, 3.4), layout="constrained")
+    fig = new_figure((11, 3.4))
     code_ax, probs_ax, draw_ax = fig.subplots(1, 3, width_ratios=[1.4, 1, 1])
-    code_ax.bar(np.arange(len(steps.z)), steps.z.numpy(), color="C0", gid="z")
+    code_ax.bar(np.arange(1, len(steps.z) + 1), steps.z.numpy(), color="C0", gid="z")
     code_ax.axhline(0, color="k", lw=0.6)
-    code_ax.set(
-        xlabel="dimension j (from 0)", ylabel="$z_j$", title=r"1. $z \sim \mathcal{N}(0, I)$"
-    )
+    code_ax.set(xlabel="dimension j", ylabel="$z_j$", title=r"1. $z \sim \mathcal{N}(0, I)$")
     probs_ax.imshow(1 - steps.probs.numpy(), cmap="gray", vmin=0, vmax=1, gid="probs")
     probs_ax.set_title(r"2. decoder: $p_\theta(x_i = 1 \mid z)$")
     draw_ax.imshow(1 - steps.x.numpy(), cmap="gray", vmin=0, vmax=1, gid="x")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
+from .canvas import new_figure
 from .diagram import Diagram, Edge, Node, Plate, draw
 
 
@@ -58,7 +59,7 @@ def graphical_models() -> Figure:
     Solid arrows: p_theta(z) p_theta(x|z); dashed: the approximate posterior; shaded: x_n
     is observed.
     """
-    fig = Figure(figsize=(10, 3.4), layout="constrained")
+    fig = new_figure((10, 3.4))
     axes = fig.subplots(1, 3)
     panels = [
         (generative_model(), "the model\n" r"$p_\theta(z)\,p_\theta(x \mid z)$"),

@@ -32,9 +32,10 @@ from ..elbo import log_mean_exp
 from ..evaluate import kl_per_dimension, posterior_statistics
 from ..model import VAE, gaussian_log_prob
 from ..train import Objective, train_step
+from .canvas import new_figure
 
 
-def aggregate_log_density(mu: Tensor, logvar: Tensor, z: Tensor, chunk: int = 4096) -> Tensor:
+def aggregate_log_density(mu: Tensor, logvar: Tensor, z: Tensor, chunk: int = 1024) -> Tensor:
     """log q(z) = log 1/N sum_n N(z; mu_n, diag exp(logvar_n)): (N, D), (N, D), (M, D) -> (M,)."""
     return torch.cat(
         [
@@ -66,7 +67,7 @@ def aggregate_posterior(model: VAE, x: Tensor, limit: float = 3.5, n: int = 141)
         log_p = gaussian_log_prob(zz, torch.zeros(2), torch.zeros(2)).reshape(n, n).numpy()
     low = float(log_p.min())
     high = float(max(log_p.max(), log_q.max()))
-    fig = Figure(figsize=(11, 4.8), layout="constrained")
+    fig = new_figure((11, 4.8))
     axes = fig.subplots(1, 2)
     for ax, values, title in [
         (axes[0], log_p, r"prior: $\log p(z)$"),
@@ -77,7 +78,7 @@ def aggregate_posterior(model: VAE, x: Tensor, limit: float = 3.5, n: int = 141)
         for radius in (1, 2, 3):
             circle = np.linspace(0, 2 * math.pi, 200)
             ax.plot(radius * np.cos(circle), radius * np.sin(circle), "w--", lw=0.8)
-        ax.set(xlabel="$z_0$", ylabel="$z_1$", title=title, aspect="equal")
+        ax.set(xlabel="$z_1$", ylabel="$z_2$", title=title, aspect="equal")
     fig.colorbar(mesh, ax=axes, label="log density (nats), clipped at the prior's minimum")
     return fig
 
@@ -109,14 +110,16 @@ def kl_trace(
 
 
 def posterior_collapse(traces: Mapping[str, Tensor], vmax: float | None = None) -> Figure:
-    """One heat map per run: dimension (rows, counted from 0) against step, colour = KL."""
+    """One heat map per run: dimension (rows, numbered from 1) against step, colour = KL."""
     vmax = vmax or max(float(t.max()) for t in traces.values())
-    fig = Figure(figsize=(4.2 * len(traces) + 1, 3.6), layout="constrained")
+    fig = new_figure((4.2 * len(traces) + 1, 3.6))
     axes = np.atleast_1d(fig.subplots(1, len(traces), sharey=True))
     for ax, (name, trace) in zip(axes, traces.items(), strict=True):
+        steps, dims = trace.shape
         image = ax.imshow(trace.T.numpy(), aspect="auto", origin="lower", cmap="magma",
-                          vmin=0.0, vmax=vmax, interpolation="nearest")  # fmt: skip
+                          vmin=0.0, vmax=vmax, interpolation="nearest",
+                          extent=(-0.5, steps - 0.5, 0.5, dims + 0.5))  # fmt: skip
         ax.set(xlabel="optimizer step", title=name)
-    axes[0].set_ylabel("latent dimension (from 0)")
+    axes[0].set_ylabel("latent dimension")
     fig.colorbar(image, ax=list(axes), label="KL of the dimension (nats per image)")
     return fig

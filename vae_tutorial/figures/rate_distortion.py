@@ -16,6 +16,8 @@ from collections.abc import Mapping
 import numpy as np
 from matplotlib.figure import Figure
 
+from .canvas import new_figure
+
 
 def rate_distortion_plane(
     points: Mapping[str, tuple[float, float]], through: str, title: str | None = None
@@ -26,7 +28,7 @@ def rate_distortion_plane(
     """
     if through not in points:
         raise KeyError(f"through={through!r} is not one of the points {list(points)}")
-    fig = Figure(figsize=(6.5, 4.8), layout="constrained")
+    fig = new_figure((6.5, 4.8))
     ax = fig.subplots()
     rates = np.array([r for r, _ in points.values()])
     distortions = np.array([d for _, d in points.values()])
@@ -37,7 +39,7 @@ def rate_distortion_plane(
     span = rates.max() - rates.min() or 1.0
     r_line = np.array([max(0.0, rates.min() - 0.15 * span), rates.max() + 0.15 * span])
     ax.plot(r_line, total - r_line, "k--", lw=1, gid="constant-elbo",
-            label=f"D + R = {total:.2f} (ELBO of {through})")  # fmt: skip
+            label=f"D + R = {total:.2f} = -ELBO of {through}")  # fmt: skip
     ax.set(
         xlabel="rate R = KL (nats per image)", ylabel="distortion D = -log p(x|z) (nats per image)"
     )

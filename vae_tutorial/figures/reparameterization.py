@@ -22,6 +22,7 @@ from torch import Tensor
 from torch.distributions import Normal
 
 from .. import model as model_module
+from .canvas import new_figure
 from .diagram import Diagram, Edge, Node, draw
 
 Draw = Callable[[Tensor, Tensor], Tensor]
@@ -91,7 +92,7 @@ def reparameterization_graphs() -> Figure:
     Black arrows: the forward pass; dotted red: the gradient of the loss on its way back;
     a cross where autograd finds no gradient.
     """
-    fig = Figure(figsize=(10, 4.6), layout="constrained")
+    fig = new_figure((10, 4.6))
     top, bottom = fig.subplots(2, 1, height_ratios=[1, 1.35])
     inside = "z drawn inside the graph: no gradient reaches the encoder"
     outside = "z = μ + σ ⊙ ε, ε an input: the gradient reaches μ, σ and the encoder"

@@ -16,6 +16,7 @@ import math
 from matplotlib.figure import Figure
 
 from ..train import TrainConfig
+from .canvas import new_figure
 from .diagram import Diagram, Edge, Node, draw
 
 
@@ -68,6 +69,6 @@ def training_loop_diagram(config: TrainConfig, n_images: int = 60_000) -> Diagra
 
 def training_loop(config: TrainConfig, n_images: int = 60_000) -> Figure:
     """The loop of `train_epoch` for `config`: the two noises, the loss, the update."""
-    fig = Figure(figsize=(11, 3.4), layout="constrained")
+    fig = new_figure((11, 3.4))
     draw(training_loop_diagram(config, n_images), fig.subplots(), font=9.5)
     return fig
