@@ -9,6 +9,7 @@ one. The browser tests compare the page's decoder and encoder with `web_model`.
 from __future__ import annotations
 
 import base64
+import inspect
 import json
 import re
 import subprocess
@@ -151,3 +152,82 @@ def test_the_command_line_writes_the_same_file(tmp_path: Path) -> None:
     )  # fmt: skip
     assert refused.returncode == 2
     assert "no shipped model named mnist-z99; available: mnist-best" in refused.stderr
+
+
+def test_the_export_holds_calc_elbos_source_read_from_the_package(
+    exported: dict[str, dict],
+) -> None:
+    """The code demo shows the package's calc_elbo as it is now, with what each line binds."""
+    from vae_tutorial.elbo import calc_elbo
+    from vae_tutorial.web.export import function_source
+
+    lines, first = inspect.getsourcelines(calc_elbo)
+    for payload in exported.values():
+        source = payload["source"]["calc_elbo"]
+        assert source == function_source(calc_elbo)
+        assert source["lines"] == [line.rstrip("\n") for line in lines]
+        assert source["first_line"] == first and source["module"] == "vae_tutorial.elbo"
+    bound = {b["line"]: b["names"] for b in source["bindings"]}
+    names = [["model"], ["x"], ["n_samples"], ["generator"], ["mu", "logvar"], ["z"], ["recon_ll"]]
+    assert list(bound.values()) == [*names, ["kl"], ["return"]]
+    assert source["lines"][bound_line(bound, "z")].lstrip().startswith("z = reparameterize(")
+    start, end = source["docstring"]
+    assert (
+        source["lines"][start].lstrip().startswith('"""') and source["lines"][end].strip() == '"""'
+    )
+
+
+def bound_line(bound: dict[int, list[str]], name: str) -> int:
+    return next(line for line, names in bound.items() if name in names)
+
+
+def test_a_changed_function_changes_what_the_page_shows() -> None:
+    from vae_tutorial.web.export import function_source
+
+    def calc_other(model, x):
+        """Docstring."""
+        h, c = model.encode(x), 1
+        return h, c
+
+    source = function_source(calc_other)
+    assert source["name"] == "calc_other" and source["docstring"] == [1, 1]
+    assert source["bindings"] == [
+        {"line": 0, "names": ["model", "x"]},
+        {"line": 2, "names": ["h", "c"]},
+        {"line": 3, "names": ["return"]},
+    ]
+
+
+@pytest.mark.parametrize(("name", "kind"), [("mnist-z2", "posterior"), ("mnist-z16", "iwae"),
+                                            ("mnist-z16", "code")])  # fmt: skip
+def test_the_notebook_serves_the_new_demo_kinds(name: str, kind: str) -> None:
+    assert kind in vae_tutorial.web.DEMO_KINDS
+    html = demo(name, kind).data
+    assert f'data-vae-model="{name}" data-vae-demo="{kind}"></div>' in html
+    assert "function posteriorDemo" in html and '"calc_elbo"' in html
+
+
+def test_the_posterior_demo_needs_a_2d_model() -> None:
+    with pytest.raises(ValueError, match="the posterior demo needs a model with a 2-D latent"):
+        demo("mnist-z16", "posterior")
+
+
+def test_the_site_warns_of_an_unknown_demo_kind(monkeypatch: pytest.MonkeyPatch) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "site"))
+    import vae_book_site
+
+    warnings: list[str] = []
+    monkeypatch.setattr(vae_book_site.logger, "warning", lambda m, **kw: warnings.append(m))
+
+    class App:
+        def add_css_file(self, name: str) -> None: ...
+
+        def add_js_file(self, name: str) -> None: ...
+
+    div = '<div class="vae-demo" data-vae-model="mnist-z2" data-vae-demo="{}">'
+    body = {"body": div.format("posterior") + div.format("grid")}
+    app = App()
+    vae_book_site.add_demo_scripts(app, "book/x", "page.html", body, None)
+    assert warnings == ["book/x: no in-page demo 'grid' (data-vae-demo); vae-demo.js has "
+                        + ", ".join(vae_tutorial.web.DEMO_KINDS)]  # fmt: skip
+    assert app.vae_web_models == {"mnist-z2"}

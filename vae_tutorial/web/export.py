@@ -103,7 +103,8 @@ def function_source(function: Any = calc_elbo) -> dict[str, Any]:
     Returns `name`, `module`, `first_line` (its line number in the module), `lines` (the
     source, dedented) and `bindings`: one entry per line that names a value, `{"line": i,
     "names": [...]}` with i counted from 0 in `lines`: the parameters on their lines, the
-    targets of each assignment on its statement's last line, and "return" on the return.
+    targets of each assignment on its statement's last line, and "return" on the return;
+    `docstring`, its first and last line (from 0, or None), which the page can fold away.
     """
     lines, first_line = inspect.getsourcelines(function)
     source = textwrap.dedent("".join(lines))
@@ -125,12 +126,17 @@ def function_source(function: Any = calc_elbo) -> dict[str, Any]:
                         bind(end, node.id)
         elif isinstance(statement, ast.Return):
             bind(end, "return")
+    docstring = None
+    first = definition.body[0]
+    if isinstance(first, ast.Expr) and isinstance(getattr(first.value, "value", None), str):
+        docstring = [first.lineno - 1, (first.end_lineno or first.lineno) - 1]
     return {
         "name": function.__name__,
         "module": function.__module__,
         "first_line": first_line,
         "lines": source.rstrip("\n").split("\n"),
         "bindings": [{"line": i, "names": names} for i, names in sorted(bindings.items())],
+        "docstring": docstring,
     }
 
 

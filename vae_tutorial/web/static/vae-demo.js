@@ -951,22 +951,34 @@
     var inputCanvas = labelledImage(row, "x, the encoder's input");
     var reconCanvas = labelledImage(row, "sigmoid of model.decode(z)");
     var again = el("button", { type: "button", text: "Draw \u03b5 again" }, el("div", { class: "vae-demo-buttons" }, row));
+    var fold = source.docstring, toggle = null;
+    if (fold) {
+      toggle = el("button", { type: "button", "aria-expanded": "false", text: "Show the docstring (lines " +
+        (source.first_line + fold[0]) + "\u2013" + (source.first_line + fold[1]) + ")" }, el("div", { class: "vae-demo-buttons" }, out));
+    }
     var scroller = el("div", { class: "vae-demo-code-scroll", tabindex: 0, role: "region",
       "aria-label": "The source of calc_elbo with each line's value (scrolls sideways)" }, out);
     var table = el("table", { class: "vae-demo-code" }, scroller);
     el("caption", { text: source.module + "." + source.name + ", as the package has it (from line " + source.first_line +
-      " of its module), run on the digit with n_samples = 1; on the right, the value each line computes" }, table);
+      " of its module), run on the digit with n_samples = 1; under each line that computes a value, the value now" }, table);
     var head = el("tr", {}, el("thead", {}, table));
-    el("th", { scope: "col", text: "line" }, head); el("th", { scope: "col", text: "code" }, head); el("th", { scope: "col", text: "value" }, head);
-    var body = el("tbody", {}, table), valueCells = {};
+    el("th", { scope: "col", text: "line" }, head); el("th", { scope: "col", text: "code and value" }, head);
+    var body = el("tbody", {}, table), valueCells = {}, folded = [];
     var names = {};
     source.bindings.forEach(function (b) { names[b.line] = b.names; });
     source.lines.forEach(function (line, i) {
       var tr = el("tr", { class: names[i] ? "vae-demo-code-live" : "" }, body);
       el("td", { class: "vae-demo-code-number", text: String(source.first_line + i) }, tr);
-      el("code", { text: line }, el("td", {}, tr));
-      var td = el("td", { class: "vae-demo-code-value" }, tr);
-      if (names[i]) valueCells[i] = td;
+      var cell = el("td", {}, tr);
+      el("code", { text: line }, cell);
+      if (names[i]) valueCells[i] = el("div", { class: "vae-demo-code-value", text: "" }, cell);
+      if (fold && i >= fold[0] && i <= fold[1]) { tr.hidden = true; folded.push(tr); }
+    });
+    if (toggle) toggle.addEventListener("click", function () {
+      var show = toggle.getAttribute("aria-expanded") !== "true";
+      folded.forEach(function (tr) { tr.hidden = !show; });
+      toggle.setAttribute("aria-expanded", String(show));
+      toggle.textContent = (show ? "Hide" : "Show") + toggle.textContent.slice(4);
     });
     var summary = el("p", { class: "vae-demo-caption", "aria-live": "polite" }, out);
     var state = root.vaeDemo = { seed: 3, x: null, digit: null, mu: null, logvar: null, eps: null, z: null, reconLL: null, kl: null,
@@ -998,7 +1010,7 @@
       state.values = v; state.lines = {};
       Object.keys(valueCells).forEach(function (i) {
         var text = names[i].map(function (name) { return (name === "return" ? "returns " : name + " = ") + (name in v ? v[name] : "(not computed by the page)"); }).join("; ");
-        valueCells[i].textContent = text;
+        valueCells[i].textContent = "\u2192 " + text;
         state.lines[i] = text;
       });
       summary.textContent = "calc_elbo on " + state.digit + ": ELBO " + signed(state.elbo, 2) + " nats = recon_ll " + signed(state.reconLL, 2) +
