@@ -29,7 +29,12 @@ from vae_tutorial.data import load_mnist
 from vae_tutorial.web import export_web_model, web_model
 
 TOLERANCE = 1e-4
-DEMO_PAGES = {"book/06_sampling.html": {"draw"}, "book/07_latent_space.html": {"explorer", "map"}}
+DEMO_PAGES = {
+    "book/03_vae.html": {"code", "posterior"},
+    "book/06_sampling.html": {"draw"},
+    "book/07_latent_space.html": {"explorer", "map"},
+    "book/08_evaluation.html": {"iwae"},
+}
 
 
 @pytest.fixture(scope="module", params=["http", "file"])
