@@ -22,9 +22,12 @@ from .diagram import Diagram, Edge, Node, draw
 
 
 def elbo_shapes(model: VAE, batch_size: int = 128) -> dict[str, tuple[int, ...]]:
-    """Shapes of x, mu, logvar, eps, z, logits, recon_ll, kl and elbo for one batch."""
+    """Shapes of x, mu, logvar, eps, z, logits, recon_ll, kl and elbo for one batch.
+
+    The draw of eps leaves the global random state as it was (`torch.random.fork_rng`).
+    """
     x = torch.zeros(batch_size, *IMAGE_SHAPE)
-    with evaluating(model):
+    with evaluating(model), torch.random.fork_rng():
         mu, logvar = model.encode(x)
         z = reparameterize(mu, logvar)
         logits = model.decode(z)

@@ -2,7 +2,7 @@
 
 Holds the three diagrams of chapter 1 and their figure:
     generative_model()     p_theta(z) p_theta(x|z): z_n -> x_n inside a plate of N, theta
-                           outside (eq. `latent-model`);
+                           outside (eq. `generative-model`);
     per_example_posterior()  classical variational inference: one q_lambda_n(z_n) per image,
                            its parameters lambda_n inside the plate;
     amortized_posterior()  the VAE: one encoder q_phi(z|x) for all images, x_n -> z_n
@@ -44,7 +44,7 @@ def per_example_posterior() -> Diagram:
 
 
 def amortized_posterior() -> Diagram:
-    """The model, and one encoder q_phi(z | x) shared by all images (eq. `amortized`)."""
+    """The model, and one encoder q_phi(z | x) shared by all images (amortized inference)."""
     model = generative_model()
     return Diagram(
         nodes=(*model.nodes, Node("phi", r"$\phi$", (1.3, 1.2), "parameter")),

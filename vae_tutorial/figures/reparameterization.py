@@ -39,7 +39,16 @@ def reparameterized(mu: Tensor, logvar: Tensor) -> Tensor:
 
 
 def gradient_reaches(draw_z: Draw, latent_dim: int = 4, seed: int = 0) -> dict[str, bool]:
-    """{"mu": ..., "logvar": ...}: does a nonzero gradient of f(z) = sum z^2 reach each?"""
+    """{"mu": ..., "logvar": ...}: does a nonzero gradient of f(z) = sum z^2 reach each?
+
+    Runs under `torch.random.fork_rng`, so a draw that uses the global generator leaves the
+    caller's random state as it was.
+    """
+    with torch.random.fork_rng():
+        return _gradient_reaches(draw_z, latent_dim, seed)
+
+
+def _gradient_reaches(draw_z: Draw, latent_dim: int, seed: int) -> dict[str, bool]:
     generator = torch.Generator().manual_seed(seed)
     mu = torch.randn(1, latent_dim, generator=generator).requires_grad_()
     logvar = torch.randn(1, latent_dim, generator=generator).requires_grad_()
