@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from vae_tutorial import load_model
+from vae_tutorial.checkpoint import load_checkpoint
 from vae_tutorial.data import fixed_binarization, load_mnist
 from vae_tutorial.evaluate import evaluate_log_likelihood
 
@@ -23,6 +24,19 @@ def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
         cwd=cwd,
         timeout=300,
     )
+
+
+def test_train_with_a_validation_split(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    flags = ["--subset", "128", "--epochs", "1", "--batch-size", "64", "--eval-images", "50"]
+    trained = run("train", *flags, "--validation", "--out", str(out), "--no-progress")
+    assert trained.returncode == 0, trained.stderr
+    assert "validation ELBO" in trained.stdout and "test ELBO" not in trained.stdout
+    saved = load_checkpoint(out / "checkpoint.pt")
+    assert saved["train_config"]["validation"] is True
+    assert set(saved["history"]["epochs"]) >= {"validation_elbo", "validation_kl"}
+    refused = run("train", "--validation", "--subset", "50001", "--out", str(tmp_path / "x"))
+    assert refused.returncode == 2 and "subset must be at most 50,000" in refused.stderr
 
 
 def test_train_evaluate_sample_interpolate(tmp_path: Path) -> None:

@@ -74,6 +74,14 @@ def test_plots_draw_the_given_data() -> None:
         ([0, 1], [-1.0, -10.0]),  # the KL is drawn negated, in the ELBO's units
         ([2], [-380.0]),
     ]
+    assert axes[0].lines[-1].get_label() == "test ELBO"
+    history.epochs = {"step": [2], "validation_elbo": [-385.0]}  # a run with a validation split
+    _, ax = plt.subplots()
+    plot_history(history, ax=ax)
+    assert ax.lines[-1].get_label() == "validation ELBO" and list(ax.lines[-1].get_ydata()) == [
+        -385.0
+    ]
+    plt.close(ax.figure)
 
     z, labels = torch.randn(20, 3), torch.arange(20) % 10
     assert plot_latent_scatter(z, labels, dims=(2, 0), ax=axes[1]) is axes[1]

@@ -45,6 +45,7 @@ from vae_tutorial.data import (
     load_mnist,
     resolve_data_dir,
     seeded_generator,
+    split_validation,
 )
 from vae_tutorial.evaluate import evaluate_elbo
 from vae_tutorial.train import (
@@ -857,3 +858,41 @@ def test_atomic_write_leaves_the_old_file_on_error(tmp_path: Path) -> None:
     with pytest.raises(OSError, match="disk full"):
         atomic_write(target, fail)
     assert target.read_bytes() == b"old" and os.listdir(tmp_path) == ["file.bin"]
+
+
+def test_split_validation_holds_out_the_last_ten_thousand() -> None:
+    images = torch.arange(60_000).view(60_000, 1, 1).expand(60_000, 2, 2)
+    fit, validation = split_validation(images)
+    assert fit.shape == (50_000, 2, 2) and validation.shape == (10_000, 2, 2)
+    assert fit[-1, 0, 0] == 49_999 and validation[0, 0, 0] == 50_000  # fixed, in file order
+    with pytest.raises(ValueError, match="more than 10,000 training images, got 9,000"):
+        split_validation(images[:9_000])
+
+
+def test_a_validation_run_never_reads_the_test_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_load = train_module.load_dataset
+
+    def no_test_set(name: str, split: str = "train", *args, **kwargs):
+        assert split != "test", "a run with a validation split read the test set"
+        return real_load(name, split, *args, **kwargs)
+
+    train_images = load_mnist("train").images
+    monkeypatch.setattr(train_module, "load_dataset", no_test_set)
+    config = TrainConfig(**{**TINY, "validation": True, "eval_images": 128})
+    batches, x_eval, split = train_module._load_data(config, None)
+    assert split == "validation" and len(x_eval) == 128
+    assert torch.equal(x_eval, fixed_binarization(train_images[50_000:50_128]))
+    assert torch.equal(batches.images, train_images[: config.subset])
+    whole = train_module._load_data(TrainConfig(validation=True), None)[0]
+    assert len(whole.images) == 50_000  # every training image but the validation set
+    result = train(config, tmp_path, progress=False)
+    epochs = result.history.epochs
+    assert not any(key.startswith("test_") for key in epochs)
+    final = evaluate_elbo(result.model, x_eval)
+    assert [epochs[f"validation_{t}"][-1] for t in ("elbo", "recon_ll", "kl")] == pytest.approx(
+        [getattr(final, t).mean().item() for t in ("elbo", "recon_ll", "kl")], rel=1e-6
+    )
+    with pytest.raises(ValueError, match="subset must be at most 50,000 with validation"):
+        TrainConfig(validation=True, subset=50_001)

@@ -165,6 +165,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--dataset", choices=["mnist", "fashion-mnist"], help="default: mnist")
     t.add_argument("--subset", type=positive_int, help="use only the first N training images")
+    t.add_argument(
+        "--validation",
+        action="store_true",
+        default=None,
+        help="hold out the last 10,000 training images as a validation set; the per-epoch "
+        "ELBO is then measured on them and the test set is not used",
+    )
     t.add_argument("--eval-images", type=positive_int, help="test images for the per-epoch ELBO")
     t.add_argument("--checkpoint-every", type=positive_int, help="steps between checkpoints")
     t.add_argument(
@@ -335,6 +342,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             "iwae_from_epoch",
             "iwae_lr",
             "dataset",
+            "validation",
             "subset",
             "eval_images",
             "checkpoint_every",
@@ -362,9 +370,11 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 130
     epochs = result.history.epochs
+    split = "validation" if config.validation else "test"
     print(
-        f"at epoch {len(epochs['epoch'])}/{config.epochs}: test ELBO {epochs['test_elbo'][-1]:.2f} "
-        f"nats; {result.seconds:.0f} s in this run; checkpoint {result.checkpoint}"
+        f"at epoch {len(epochs['epoch'])}/{config.epochs}: {split} ELBO "
+        f"{epochs[f'{split}_elbo'][-1]:.2f} nats; {result.seconds:.0f} s in this run; "
+        f"checkpoint {result.checkpoint}"
     )
     return 0
 

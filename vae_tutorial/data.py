@@ -299,6 +299,23 @@ def load_fashion_mnist(
     return load_dataset("fashion-mnist", split, data_dir, download)
 
 
+VALIDATION_SIZE = 10_000  # the last training images: the validation set when a run holds one out
+
+
+def split_validation(images: Tensor) -> tuple[Tensor, Tensor]:
+    """(fit, validation): all training images but the last `VALIDATION_SIZE`, and those.
+
+    The split is fixed (the files' order, no shuffling), so every run that holds out a
+    validation set holds out the same images: (60000, 28, 28) -> (50000, ...), (10000, ...).
+    """
+    if len(images) <= VALIDATION_SIZE:
+        raise ValueError(
+            f"a validation split needs more than {VALIDATION_SIZE:,} training images, got "
+            f"{len(images):,}; load the full training split"
+        )
+    return images[:-VALIDATION_SIZE], images[-VALIDATION_SIZE:]
+
+
 def to_unit_interval(images: Tensor) -> Tensor:
     """uint8 (N, 28, 28) -> float32 (N, 1, 28, 28) intensities in [0, 1]."""
     return images.unsqueeze(1).float().div_(255.0)

@@ -77,7 +77,8 @@ def save_image_grid(images: Tensor, path: str | Path, nrow: int = 8, scale: int 
 
 
 def plot_history(history: object, ax: Axes | None = None) -> Axes:
-    """Training curves: per-step ELBO, reconstruction log-likelihood and KL, test ELBO per epoch.
+    """Training curves: per-step ELBO, reconstruction log-likelihood and KL, and the held-out
+    ELBO per epoch (validation, or test for a run without a validation split).
 
     Args:
         history: a `train.History` (or anything with `steps` and `epochs` dicts of columns).
@@ -88,8 +89,9 @@ def plot_history(history: object, ax: Axes | None = None) -> Axes:
     ax.plot(steps["step"], steps["elbo"], lw=0.8, alpha=0.7, label="train ELBO")
     ax.plot(steps["step"], steps["recon_ll"], lw=0.8, alpha=0.7, label="train log p(x|z)")
     ax.plot(steps["step"], [-k for k in steps["kl"]], lw=0.8, alpha=0.7, label="train -KL")
-    if epochs.get("test_elbo"):
-        ax.plot(epochs["step"], epochs["test_elbo"], "ko-", ms=4, label="test ELBO")
+    for split in ("validation", "test"):
+        if epochs.get(f"{split}_elbo"):
+            ax.plot(epochs["step"], epochs[f"{split}_elbo"], "ko-", ms=4, label=f"{split} ELBO")
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("nats per image")
     ax.legend(loc="lower right")

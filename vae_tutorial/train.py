@@ -43,7 +43,7 @@ from tqdm import tqdm
 from .advanced.objectives import IWAEObjective
 from .architectures import ADVANCED_FIELDS, build_model, config_from_dict
 from .checkpoint import atomic_write, load_checkpoint, model_from_checkpoint, save_checkpoint
-from .data import DATASETS, BinarizedBatches, fixed_binarization, load_dataset
+from .data import DATASETS, BinarizedBatches, fixed_binarization, load_dataset, split_validation
 from .elbo import bernoulli_log_likelihood, gaussian_kl, model_elbo
 from .errors import CheckpointError, TrainingDivergedError
 from .evaluate import evaluate_elbo
@@ -73,9 +73,13 @@ class TrainConfig:
         iwae_from_epoch, the epoch at which the IWAE phase starts (0 = the whole run):
         epochs before it train the ELBO, and the learning-rate schedule then restarts at
         iwae_lr (None = lr) over the remaining epochs.
-    Data: dataset, "mnist" or "fashion-mnist"; subset, use only the first N training
-        images (None = all 60,000);
-        eval_images, test images for the per-epoch test ELBO (None = all 10,000).
+    Data: dataset, "mnist" or "fashion-mnist"; validation, hold out the last 10,000
+        training images (`data.split_validation`) as a validation set: training then uses
+        the first 50,000, and the per-epoch rows report validation_elbo, validation_recon_ll
+        and validation_kl on them instead of test_* on the test set, which the run never
+        looks at; subset, use only the first N of the training images (None = all 60,000,
+        or 50,000 with validation); eval_images, images for the per-epoch ELBO (None = all
+        10,000 of the test or the validation set).
     Run: device ("cpu", "cuda", "cuda:1", "mps"); checkpoint_every, steps between
         checkpoints (the most work a kill can lose).
     """
@@ -93,6 +97,7 @@ class TrainConfig:
     iwae_from_epoch: int = 0
     iwae_lr: float | None = None
     dataset: str = "mnist"
+    validation: bool = False
     subset: int | None = None
     eval_images: int | None = None
     device: str = "cpu"
@@ -144,6 +149,11 @@ class TrainConfig:
             ),
             (self.dataset in DATASETS, f"dataset must be one of {', '.join(DATASETS)}"),
             (self.subset is None or self.subset >= 1, "subset must be at least 1"),
+            (
+                not self.validation or self.subset is None or self.subset <= 50_000,
+                "subset must be at most 50,000 with validation = true (the last 10,000 "
+                "training images are the validation set)",
+            ),
             (self.eval_images is None or self.eval_images >= 1, "eval_images must be at least 1"),
             (self.checkpoint_every >= 1, "checkpoint_every must be at least 1"),
         ]
@@ -356,8 +366,9 @@ def train(
 ) -> TrainResult:
     """Train a VAE on dynamically binarized (Fashion-)MNIST and checkpoint it under `out_dir`.
 
-    The loop: for each epoch, `train_epoch` (a `train_step` per batch), then the test
-    ELBO, then a checkpoint.
+    The loop: for each epoch, `train_epoch` (a `train_step` per batch), then the ELBO on
+    the held-out images (the validation set with `config.validation`, else the test set),
+    then a checkpoint.
 
     Args:
         config: the run's numbers.
@@ -379,7 +390,7 @@ def train(
     out_dir = Path(out_dir)
     ckpt_path = _prepare_out_dir(out_dir, resume)
     set_seed(config.seed)
-    batches, x_test = _load_data(config, data_dir)
+    batches, x_eval, split = _load_data(config, data_dir)
     run = _restore_run(ckpt_path, config, device) if resume and ckpt_path.exists() else None
     run = run or _new_run(config, device)
     warmup_steps = round(config.warmup_epochs * len(batches))
@@ -389,7 +400,7 @@ def train(
         while run.epoch < config.epochs:
             objective = make_objective(config, run.epoch, warmup_steps)
             train_epoch(run, config, batches, objective, ckpt_path, stop, progress, start_time)
-            run.history.log_epoch(_epoch_row(run, len(batches), x_test.to(device)))
+            run.history.log_epoch(_epoch_row(run, len(batches), x_eval.to(device), split))
             run.epoch, run.step_in_epoch = run.epoch + 1, 0
             _save(run, config, ckpt_path, start_time)
     run.model.eval()
@@ -491,16 +502,17 @@ def train_epoch(
     bar.close()
 
 
-def _epoch_row(run: Run, steps_per_epoch: int, x_test: Tensor) -> dict:
-    """The per-epoch history row: mean training ELBO of the epoch and the test terms."""
-    test = evaluate_elbo(run.model, x_test)
+def _epoch_row(run: Run, steps_per_epoch: int, x_eval: Tensor, split: str) -> dict:
+    """The per-epoch history row: mean training ELBO of the epoch and the ELBO's terms on
+    the held-out images x_eval, named after their `split` ("test" or "validation")."""
+    held_out = evaluate_elbo(run.model, x_eval)
     return {
         "epoch": run.epoch,
         "step": run.global_step,
         "train_elbo": sum(run.history.steps["elbo"][-steps_per_epoch:]) / steps_per_epoch,
-        "test_elbo": test.elbo.mean().item(),
-        "test_recon_ll": test.recon_ll.mean().item(),
-        "test_kl": test.kl.mean().item(),
+        f"{split}_elbo": held_out.elbo.mean().item(),
+        f"{split}_recon_ll": held_out.recon_ll.mean().item(),
+        f"{split}_kl": held_out.kl.mean().item(),
     }
 
 
@@ -518,13 +530,20 @@ def _prepare_out_dir(out_dir: Path, resume: bool) -> Path:
     return ckpt_path
 
 
-def _load_data(config: TrainConfig, data_dir: str | Path | None) -> tuple[BinarizedBatches, Tensor]:
-    """Dynamically binarized training batches, and the test images binarized once."""
-    train_set = load_dataset(config.dataset, "train", data_dir)
-    test_set = load_dataset(config.dataset, "test", data_dir)
-    images = train_set.images[: config.subset]  # subset None: all of them
-    x_test = fixed_binarization(test_set.images[: config.eval_images])
-    return BinarizedBatches(images, config.batch_size, shuffle=True, seed=config.seed), x_test
+def _load_data(
+    config: TrainConfig, data_dir: str | Path | None
+) -> tuple[BinarizedBatches, Tensor, str]:
+    """Dynamically binarized training batches, the held-out images binarized once, and
+    their split: the validation set with `config.validation`, else the test set."""
+    images = load_dataset(config.dataset, "train", data_dir).images
+    if config.validation:
+        images, held_out, split = *split_validation(images), "validation"
+    else:
+        held_out, split = load_dataset(config.dataset, "test", data_dir).images, "test"
+    images = images[: config.subset]  # subset None: all of them
+    x_eval = fixed_binarization(held_out[: config.eval_images])
+    batches = BinarizedBatches(images, config.batch_size, shuffle=True, seed=config.seed)
+    return batches, x_eval, split
 
 
 def _new_run(config: TrainConfig, device: torch.device) -> Run:
