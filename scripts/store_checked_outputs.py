@@ -3,10 +3,11 @@
 Usage: python scripts/store_checked_outputs.py book/02_elbo.ipynb [more notebooks]
 
 Each notebook is executed with VAE_BOOK_QUICK=1 (as the tests run it). Then the outputs
-of cells tagged `nbval-check-output` are kept (text only) and every other output is
-removed, with their execution counts and volatile metadata (nbval needs the counts of
-the checked cells), so that git holds no images and
-notebook diffs stay readable. The site build executes the chapters afresh anyway.
+of cells tagged `nbval-check-output` are kept (text only, and the values that myst-nb's
+`glue` records, which nbval compares as well) and every other output is removed, with
+their execution counts and volatile metadata (nbval needs the counts of the checked
+cells), so that git holds no images and notebook diffs stay readable. The site build
+executes the chapters afresh anyway.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from nbclient import NotebookClient
 
 CHECK_TAG = "nbval-check-output"
 TEXT_MIMES = ("text/plain",)
+GLUE_PREFIX = "application/papermill.record/"  # what myst-nb's glue() records, kept whole
 
 
 def keep_checked_outputs(nb: nbformat.NotebookNode) -> None:
@@ -41,8 +43,10 @@ def keep_checked_outputs(nb: nbformat.NotebookNode) -> None:
                 else:
                     kept.append(out)
             elif out.output_type in ("execute_result", "display_data"):
-                out.data = {k: v for k, v in out.data.items() if k in TEXT_MIMES}
-                out.metadata = {}
+                glued = "scrapbook" in out.metadata  # a glued value: nbval compares it too
+                keep = (lambda k: k.startswith(GLUE_PREFIX)) if glued else TEXT_MIMES.__contains__
+                out.data = {k: v for k, v in out.data.items() if keep(k)}
+                out.metadata = {"scrapbook": out.metadata["scrapbook"]} if glued else {}
                 if out.data:
                     kept.append(out)
         cell.outputs = kept

@@ -70,6 +70,22 @@ QUICK = BookSizes(
 )
 
 
+def glue(name: str, value: object) -> object:
+    """Bind `value` to `name` for the chapter's text, and return it.
+
+    The Markdown shows it with {glue:text}`name` (or {glue:md}`name` for an
+    `IPython.display.Markdown`), so a number the prose states is the one the cell computed,
+    in quick and full builds alike. Uses myst-nb's `glue` without displaying anything; where
+    myst-nb is not installed (a chapter opened in Colab) it does nothing.
+    """
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        return value
+    myst_glue(name, value, display=False)
+    return value
+
+
 def sizes() -> BookSizes:
     """QUICK when $VAE_BOOK_QUICK is set to 1 (or true/yes), else FULL."""
     flag = os.environ.get(QUICK_ENV_VAR, "").strip().lower()
