@@ -8,7 +8,12 @@ import pytest
 import torch
 from torch.distributions import Normal
 
-from vae_tutorial.estimators import reparameterization_gradients, score_function_gradients
+from vae_tutorial.estimators import (
+    mean_standard_error,
+    reparameterization_gradients,
+    score_function_gradients,
+    variance_standard_error,
+)
 from vae_tutorial.toy import LinearGaussian
 
 MODEL = LinearGaussian(w=2.0, b=0.5, sigma=0.8)
@@ -74,3 +79,19 @@ def test_both_gradient_estimators_are_unbiased_and_reparam_has_lower_variance() 
     for g in (score, reparam):
         assert abs(g.mean().item() - exact) < 4 * g.std().item() / math.sqrt(n)
     assert reparam.var() * 5 < score.var()
+
+
+def test_standard_errors_match_the_spread_over_repeated_experiments() -> None:
+    generator = torch.Generator().manual_seed(0)
+    experiments = 2.0 * torch.randn(2000, 400, generator=generator, dtype=torch.float64)
+    means, variances = experiments.mean(1), experiments.var(1)  # (2000,) each
+    mean_se = [mean_standard_error(row) for row in experiments[:200]]
+    var_se = [variance_standard_error(row) for row in experiments[:200]]
+    # the reported errors agree with the actual spread of the estimates, and with theory
+    assert sum(mean_se) / 200 == pytest.approx(means.std().item(), rel=0.06)
+    assert sum(var_se) / 200 == pytest.approx(variances.std().item(), rel=0.08)
+    assert sum(var_se) / 200 == pytest.approx(4.0 * math.sqrt(2 / 400), rel=0.08)
+    torch.manual_seed(0)
+    heavy = torch.distributions.StudentT(5.0).sample((200_000,)).double()
+    normal_theory = heavy.var().item() * math.sqrt(2 / heavy.numel())
+    assert variance_standard_error(heavy) > 1.5 * normal_theory  # heavy tails: less certain
