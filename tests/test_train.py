@@ -310,7 +310,8 @@ def test_training_data_comes_from_the_data_dir_argument_shuffled_by_the_seed(
 
     monkeypatch.setattr(importlib.import_module("vae_tutorial.data"), "download", no_download)
     config = TrainConfig(**{**TINY, "seed": 7})
-    batches, x_test = train_module._load_data(config, real_root)
+    batches, x_test, split = train_module._load_data(config, real_root)
+    assert split == "test"  # no validation split asked for: the per-epoch ELBO is the test set's
     train_images, test_images = load_mnist("train", real_root), load_mnist("test", real_root)
     assert torch.equal(batches.images, train_images.images[:256]) and len(batches) == 4
     assert torch.equal(x_test, fixed_binarization(test_images.images[:256]))
@@ -517,7 +518,8 @@ def test_a_refused_resume_lists_every_difference(tiny_run: Path) -> None:
         train(other, tiny_run.parent, resume=True, progress=False)
     assert str(info.value) == (
         f"{tiny_run} was trained with another config (lr: 0.001 -> 0.5, seed: 0 -> 3); resume "
-        "with the same config (only epochs and device may change) or use a new output folder"
+        "with the same config (epochs and device may change, and the IWAE settings while no "
+        "epoch begun or done belongs to an IWAE phase) or use a new output folder"
     )
 
 

@@ -635,5 +635,6 @@ def _check_resumable(
         listing = ", ".join(f"{k}: {saved.get(k)!r} -> {current[k]!r}" for k in diffs)
         raise CheckpointError(
             f"{path} was trained with another config ({listing}); resume with the same "
-            "config (only epochs and device may change) or use a new output folder"
+            "config (epochs and device may change, and the IWAE settings while no epoch "
+            "begun or done belongs to an IWAE phase) or use a new output folder"
         )
