@@ -69,8 +69,18 @@ def _with_outputs(
     executed: nbformat.NotebookNode | None,
     master: nbformat.NotebookNode,
 ) -> nbformat.NotebookNode:
-    """`student` with the executed book's outputs where the cell is the book's own."""
+    """`student` with the executed book's outputs where the cell is the book's own.
+
+    myst-nb keeps glued values out of the executed notebooks it writes, so a cell's glue
+    outputs (`vae_tutorial.book.glue`) come from the master's stored outputs, which hold the
+    quick build's values (scripts/store_checked_outputs.py).
+    """
     stored = {c.get("id"): c for c in (executed.cells if executed else []) if c.cell_type == "code"}
+    glued = {
+        c.get("id"): [o for o in c.get("outputs", []) if _is_glue(o)]
+        for c in master.cells
+        if c.cell_type == "code"
+    }
     if executed is not None and "widgets" in executed.metadata:  # the widgets' saved state
         student.metadata["widgets"] = executed.metadata["widgets"]
     for cell in student.cells:
@@ -79,11 +89,17 @@ def _with_outputs(
         book = stored.get(cell.get("id"))
         if book is not None and book.source == cell.source:
             cell.outputs, cell.execution_count = book.outputs, book.execution_count
+            if not any(_is_glue(o) for o in cell.outputs):
+                cell.outputs = [*cell.outputs, *glued.get(cell.get("id"), [])]
         else:
             cell.outputs, cell.execution_count = [], None
         if cell.outputs and solution_leaks(master, _as_code(_output_text(cell))):
             cell.outputs, cell.execution_count = [], None
     return student
+
+
+def _is_glue(output: nbformat.NotebookNode) -> bool:
+    return any(k.startswith("application/papermill.record/") for k in output.get("data", {}))
 
 
 def _output_text(cell: nbformat.NotebookNode) -> str:
