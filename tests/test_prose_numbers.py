@@ -31,7 +31,7 @@ ALLOWED: dict[str, dict[str, str]] = {
         "200": "TrainConfig.checkpoint_every's default (vae_tutorial/train.py), a setting",
         "2,048": "the training images of quick mode, QUICK.train_subset (vae_tutorial/book.py)",
         "543.4": "784 ln 2, the log-likelihood of a coin flip per pixel (arithmetic)",
-        "469": "batches of 128 in 60,000 images, ceil(60000 / 128) (arithmetic)",
+        "391": "batches of 128 in 50,000 images, ceil(50000 / 128) (arithmetic)",
         "30": "the shipped model's epochs (configs/mnist-z16.toml)",
     },
     "08_evaluation": {
