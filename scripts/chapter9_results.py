@@ -1,17 +1,21 @@
 """Summarize chapter 9's training runs into vae_tutorial/results/chapter9.json.
 
 Usage:
-    vae-tutorial train --config configs/ch9/NAME.toml --out runs/ch9/NAME   # each run
+    bash scripts/chapter9_sweep.sh          # trains every run, then calls this script
     python scripts/chapter9_results.py [--runs runs/ch9] [--only NAME ...]
 
-For every config in configs/ch9/ whose run has finished, it records the config, the
-command that reproduces it, the per-epoch history (train ELBO and the test ELBO, its
-reconstruction term and KL on all 10,000 test images), the per-step KL and ELBO averaged
-over windows of `WINDOW` steps, and, measured on the final model: the posterior's active
-units, KL per dimension and log-variance range, the rate decomposition
-(`evaluate.rate_decomposition`), an importance-sampled NLL (`K` samples, first
-`NLL_IMAGES` test images), and 8 test reconstructions and 8 prior samples as uint8
-thumbnails. Chapter 9 reads only this file, so the book build trains none of these runs.
+Every run trains on the first 50,000 training images and watches the ELBO on the last
+10,000 (the validation set) after every epoch, so the chapter makes its choices on
+validation curves. For every config in configs/ch9/ whose run has finished, this records the
+config, the command that reproduces it, the per-epoch history (train ELBO, and the
+validation ELBO, its reconstruction term and KL), the per-step KL and ELBO averaged over
+windows of `WINDOW` steps, and, measured once on the final model, the test-set numbers: the
+ELBO and its terms on all 10,000 test images; on the first `NLL_IMAGES` of them the ELBO
+again and the importance-sampled NLL (`K` samples), each with its standard error over the
+images and that of their paired difference, the gap; the posterior's active units, KL per
+dimension and log-variance range, the rate decomposition (`evaluate.rate_decomposition`),
+and 8 test reconstructions and 8 prior samples as uint8 thumbnails. Chapter 9 reads only
+this file, so the book build trains none of these runs.
 """
 
 from __future__ import annotations
@@ -28,8 +32,10 @@ from vae_tutorial import TrainConfig, reconstruct, sample
 from vae_tutorial.book import encode_thumbnails
 from vae_tutorial.checkpoint import load_checkpoint, model_from_checkpoint
 from vae_tutorial.data import fixed_binarization, load_dataset
+from vae_tutorial.estimators import mean_standard_error
 from vae_tutorial.evaluate import (
     active_units,
+    evaluate_elbo,
     evaluate_log_likelihood,
     kl_per_dimension,
     posterior_statistics,
@@ -58,9 +64,11 @@ def summarize(name: str, config_path: Path, run_dir: Path) -> dict:
     x = fixed_binarization(load_dataset(config.dataset, "test").images)
     mu, logvar = posterior_statistics(model, x)
     decomposition = rate_decomposition(model, x)
+    terms = evaluate_elbo(model, x)  # (N,) each, nats per image
     start = time.perf_counter()
-    nll = -evaluate_log_likelihood(model, x[:NLL_IMAGES], k=K, progress=False).mean().item()
+    log_px = evaluate_log_likelihood(model, x[:NLL_IMAGES], k=K, progress=False)  # (n,)
     nll_seconds = time.perf_counter() - start
+    elbo_n = terms.elbo[:NLL_IMAGES]  # (n,), the same images as the NLL
     history = ckpt["history"]
     return {
         "name": name,
@@ -79,8 +87,20 @@ def summarize(name: str, config_path: Path, run_dir: Path) -> dict:
         "kl_per_dimension": kl_per_dimension(mu, logvar).tolist(),
         "logvar_range": [logvar.min().item(), logvar.max().item()],
         "rate_decomposition": decomposition._asdict(),
+        "test": {
+            "n_images": x.shape[0],
+            "elbo": terms.elbo.mean().item(),
+            "elbo_se": mean_standard_error(terms.elbo),
+            "recon_ll": terms.recon_ll.mean().item(),
+            "kl": terms.kl.mean().item(),
+        },
         "nll": {
-            "value": nll,
+            "value": -log_px.mean().item(),
+            "se": mean_standard_error(log_px),
+            "elbo": elbo_n.mean().item(),
+            "elbo_se": mean_standard_error(elbo_n),
+            "gap": (log_px - elbo_n).mean().item(),
+            "gap_se": mean_standard_error(log_px - elbo_n),
             "k": K,
             "n_images": NLL_IMAGES,
             "seconds": nll_seconds,
@@ -115,7 +135,11 @@ def main(argv: list[str]) -> None:
             print(f"skipping {name}: no run in {args.runs / name}")
             continue
         results[name] = summarize(name, config_path, args.runs / name)
-        print(f"{name}: test ELBO {results[name]['epochs']['test_elbo'][-1]:.2f}")
+        run = results[name]
+        print(
+            f"{name}: validation ELBO {run['epochs']['validation_elbo'][-1]:.2f}, "
+            f"test ELBO {run['test']['elbo']:.2f}, NLL {run['nll']['value']:.2f}"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"runs": results}, indent=1) + "\n")
     print(f"wrote {args.out}")

@@ -144,10 +144,19 @@ def test_chapter9_results_match_the_configs_that_produce_them() -> None:
             run["command"]
             == f"vae-tutorial train --config configs/ch9/{name}.toml --out runs/ch9/{name}"
         )
-        assert len(run["epochs"]["test_elbo"]) == config.epochs, "the run finished"
-        elbo, recon, kl = (run["epochs"][k][-1] for k in ("test_elbo", "test_recon_ll", "test_kl"))
+        assert config.validation, f"{name} makes its choices on the validation set"
+        assert "test_elbo" not in run["epochs"], "the curves never look at the test set"
+        assert len(run["epochs"]["validation_elbo"]) == config.epochs, "the run finished"
+        terms = ("validation_elbo", "validation_recon_ll", "validation_kl")
+        elbo, recon, kl = (run["epochs"][k][-1] for k in terms)
         assert elbo == pytest.approx(recon - kl, abs=1e-3) and kl >= 0
-        assert run["nll"]["value"] > 0
+        test = run["test"]
+        assert test["n_images"] == 10_000 and test["kl"] >= 0
+        assert test["elbo"] == pytest.approx(test["recon_ll"] - test["kl"], abs=1e-3)
+        nll = run["nll"]  # on the first n_images test images, with the ELBO of the same images
+        assert nll["value"] > 0 and nll["se"] > 0 and nll["elbo_se"] > 0 and nll["gap_se"] > 0
+        assert nll["gap"] == pytest.approx(-nll["value"] - nll["elbo"], abs=1e-3)
+        assert nll["gap"] > 0, "the importance-sampled estimate lies above the ELBO"
     with pytest.raises(FileNotFoundError, match="no shipped results"):
         shipped_results("chapter99")
 
