@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train chapter 9's runs (every configs/ch9/*.toml, one after the other) into runs/ch9/, then
 # summarize them into vae_tutorial/results/chapter9.json. A finished run is kept; an
-# interrupted one continues from its checkpoint. About 50 minutes on a 2-core CPU.
+# interrupted one continues from its checkpoint. About 70 minutes on a 2-core CPU.
 # Usage: bash scripts/chapter9_sweep.sh [NAME ...]   (default: every config)
 set -euo pipefail
 cd "$(dirname "$0")/.."
